@@ -1,0 +1,118 @@
+"""Search queries built from user text: never FTS syntax, always a safe, bounded query.
+
+Two indexes serve search (see ``bot.store.fts``): a trigram index for terms of three or more
+characters (substring matching in any script), and a "short" index holding CJK unigrams and
+bigrams plus whole words, for one- and two-character terms such as 剪枝 or AI.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+MAX_TERMS = 12
+_CJK = (
+    "\u3040-\u30ff"  # kana
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # han
+    "\uac00-\ud7af"  # hangul
+)
+_CJK_RUN = re.compile(f"[{_CJK}]+")
+_WORD = re.compile(rf"[^\W{_CJK}]+")
+_SEGMENT = re.compile(rf"[{_CJK}]+|[^\W{_CJK}]+")
+
+Mode = Literal["trigram", "short", "empty"]
+
+
+class QueryTooLong(ValueError):
+    """The query is longer than the configured maximum."""
+
+    def __init__(self, length: int, limit: int) -> None:
+        super().__init__(f"query too long: {length} characters (at most {limit})")
+        self.length = length
+        self.limit = limit
+
+
+@dataclass(frozen=True, slots=True)
+class FtsQuery:
+    """A user query turned into an FTS5 MATCH expression for one of the two indexes."""
+
+    text: str  # the user's text, stripped
+    terms: tuple[str, ...]  # the words to highlight
+    mode: Mode
+    match: str  # FTS5 expression ("" when mode == "empty")
+
+
+def _quote(token: str) -> str:
+    return '"' + token.replace('"', '""') + '"'
+
+
+def cjk_tokens(run: str) -> list[str]:
+    """Unigrams and bigrams of a CJK run, in reading order."""
+    tokens = list(run)
+    tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
+    return tokens
+
+
+def short_index_text(*fields: str | None) -> str:
+    """The text stored in the short index: words as they are, CJK runs as uni+bigrams."""
+    out: list[str] = []
+    for field in fields:
+        if not field:
+            continue
+        for match in _SEGMENT.finditer(field):
+            segment = match.group()
+            out.extend(cjk_tokens(segment) if _CJK_RUN.fullmatch(segment) else [segment])
+    return " ".join(out)
+
+
+def _short_term(term: str) -> list[str]:
+    parts: list[str] = []
+    for match in _SEGMENT.finditer(term):
+        segment = match.group()
+        if _CJK_RUN.fullmatch(segment):
+            grams = [segment] if len(segment) <= 2 else cjk_tokens(segment)[len(segment) :]
+            parts.extend(_quote(g) for g in grams)
+        else:
+            parts.append(_quote(segment.lower()) + "*")
+    return parts
+
+
+def build_query(raw: str, max_chars: int) -> FtsQuery:
+    """Turn user text into a safe FTS query; raises QueryTooLong over ``max_chars``."""
+    text = " ".join(raw.split())
+    if len(text) > max_chars:
+        raise QueryTooLong(len(text), max_chars)
+    terms = tuple(dict.fromkeys(t for t in text.split(" ") if _SEGMENT.search(t)))[:MAX_TERMS]
+    if not terms:
+        return FtsQuery(text, (), "empty", "")
+    if all(len(t) >= 3 for t in terms):
+        return FtsQuery(text, terms, "trigram", " AND ".join(_quote(t) for t in terms))
+    parts = [p for t in terms for p in _short_term(t)]
+    return FtsQuery(text, terms, "short", " AND ".join(parts))
+
+
+def make_snippet(text: str, terms: tuple[str, ...], width: int = 120) -> str:
+    """A window of ``text`` around the first matching term, matches wrapped in « »."""
+    if not text:
+        return ""
+    needles = [t for t in terms if t]
+    pattern = _highlight_pattern(needles)
+    first = pattern.search(text) if pattern else None
+    start = 0 if first is None else max(0, first.start() - width // 3)
+    end = min(len(text), start + width)
+    window = text[start:end]
+    if pattern is not None:
+        window = pattern.sub(lambda m: f"«{m.group()}»", window)
+    return ("…" if start > 0 else "") + window + ("…" if end < len(text) else "")
+
+
+def _highlight_pattern(terms: list[str]) -> re.Pattern[str] | None:
+    pieces: list[str] = []
+    for term in terms:
+        for match in _SEGMENT.finditer(term):
+            pieces.append(re.escape(match.group()))
+    if not pieces:
+        return None
+    pieces.sort(key=len, reverse=True)
+    return re.compile("|".join(pieces), re.IGNORECASE)

@@ -1,0 +1,1 @@
+"""Use cases. Each owns its transaction boundaries; each returns dataclasses, not ORM objects."""

@@ -1,0 +1,82 @@
+"""Engines and sessions: SQLite (WAL, foreign keys, busy timeout, file mode 0600) or PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+BUSY_TIMEOUT_MS = 5000
+
+
+class DatabaseURLError(ValueError):
+    """The database URL names a backend digestbot does not support."""
+
+
+def _backend(url: URL) -> str:
+    backend = url.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise DatabaseURLError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
+    return backend
+
+
+def async_url(raw: str) -> URL:
+    url = make_url(raw)
+    driver = {"sqlite": "aiosqlite", "postgresql": "psycopg"}[_backend(url)]
+    return url.set(drivername=f"{url.get_backend_name()}+{driver}")
+
+
+def sync_url(raw: str) -> URL:
+    url = make_url(raw)
+    driver = {"sqlite": "pysqlite", "postgresql": "psycopg"}[_backend(url)]
+    return url.set(drivername=f"{url.get_backend_name()}+{driver}")
+
+
+def sqlite_path(raw: str) -> Path | None:
+    url = make_url(raw)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database)
+
+
+def prepare_sqlite_file(raw: str) -> None:
+    """Create the database file (and its folder) readable by its owner only."""
+    path = sqlite_path(raw)
+    if path is None or path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+    os.close(fd)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def install_sqlite_pragmas(sync_engine: Any) -> None:
+    if sync_engine.dialect.name == "sqlite":
+        event.listen(sync_engine, "connect", _sqlite_pragmas)
+
+
+def make_engine(raw: str) -> AsyncEngine:
+    prepare_sqlite_file(raw)
+    url = async_url(raw)
+    kwargs: dict[str, Any] = {}
+    if url.get_backend_name() == "sqlite":
+        kwargs["connect_args"] = {"timeout": BUSY_TIMEOUT_MS / 1000}
+    engine = create_async_engine(url, **kwargs)
+    install_sqlite_pragmas(engine.sync_engine)
+    return engine
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
