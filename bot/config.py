@@ -146,6 +146,8 @@ class DeliverySettings(_Section):
     backoff_base_seconds: float = Field(default=30, gt=0)
     backoff_cap_seconds: float = Field(default=3600, gt=0)
     telegram_unknown_outcome: Literal["resend", "park"] = "resend"
+    max_unknown_resends: int = Field(default=2, ge=0)
+    poll_seconds: float = Field(default=5.0, gt=0)
 
 
 class ImporterSettings(_Section):

@@ -30,5 +30,5 @@ def setup_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "telegram.ext", "apscheduler", "aiohttp.access"):
+    for noisy in ("httpx", "httpcore", "telegram.ext", "apscheduler", "aiohttp.access", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

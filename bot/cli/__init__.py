@@ -8,11 +8,11 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bot.cli import archive, common, database, demo
+from bot.cli import archive, common, database, demo, publishing, queue
 from bot.config import ConfigError, load_settings
 from bot.logs import setup_logging
 
-COMMANDS = (database, archive, demo)
+COMMANDS = (database, archive, queue, publishing, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

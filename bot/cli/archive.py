@@ -48,8 +48,12 @@ async def import_cmd(args: argparse.Namespace, settings: Settings) -> int:
             report = await app.archive.import_targets(args.targets)
         else:
             with Progress(
-                TextColumn("importing"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("{task.description}"), console=console, transient=True,
+                TextColumn("importing"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.description}"),
+                console=console,
+                transient=True,
             ) as bar:
                 task = bar.add_task("", total=None)
 

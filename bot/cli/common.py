@@ -39,9 +39,9 @@ def print_json(data: Any) -> None:
 def require_schema(database_url: str) -> None:
     current, head = schema_revision(database_url)
     if current != head:
-        where = "an empty database" if current is None else f"revision {current}"
+        where = "has no tables yet" if current is None else f"is at revision {current}"
         raise UserError(
-            f"the database is at {where}, digestbot needs {head}: run `digestbot db upgrade`"
+            f"the database {where}; digestbot needs revision {head}: run `digestbot db upgrade`"
         )
 
 

@@ -85,7 +85,12 @@ def issues_table(rows: list[IssueSummary]) -> Table:
         table.add_column(column, overflow="fold")
     for s in rows:
         table.add_row(
-            s.key, s.kind, f"{s.start}..{s.end}", str(s.items), str(s.picks), str(s.warnings),
+            s.key,
+            s.kind,
+            f"{s.start}..{s.end}",
+            str(s.items),
+            str(s.picks),
+            str(s.warnings),
             Text(s.title),
         )
     return table

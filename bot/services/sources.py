@@ -72,9 +72,7 @@ async def fetch_url(client: httpx.AsyncClient, url: str, max_bytes: int) -> str:
     return decode(b"".join(chunks), url)
 
 
-async def load(
-    target: str, *, client: httpx.AsyncClient | None, max_bytes: int
-) -> Loaded:
+async def load(target: str, *, client: httpx.AsyncClient | None, max_bytes: int) -> Loaded:
     try:
         if is_url(target):
             if client is None:

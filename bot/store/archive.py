@@ -21,6 +21,7 @@ from bot.domain.model import (
 from bot.domain.search import FtsQuery, make_snippet, short_index_text
 from bot.store.models import Issue, Item, Paper
 
+
 def dialect_name(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
 
@@ -71,9 +72,11 @@ async def _paper_ids(
     if not wanted:
         return {}
     found = dict(
-        (await session.execute(
-            select(Paper.identity, Paper.id).where(Paper.identity.in_(wanted))
-        )).all()
+        (
+            await session.execute(
+                select(Paper.identity, Paper.id).where(Paper.identity.in_(wanted))
+            )
+        ).all()
     )
     for identity, item in wanted.items():
         if identity not in found:
@@ -191,7 +194,9 @@ async def search_items(
     order: ColumnElement[Any]
     if sqlite:
         table = "items_fts" if query.mode == "trigram" else "items_short"
-        rank = "bm25(items_fts, 4.0, 3.0, 1.0, 0.5)" if table == "items_fts" else "bm25(items_short)"
+        rank = (
+            "bm25(items_fts, 4.0, 3.0, 1.0, 0.5)" if table == "items_fts" else "bm25(items_short)"
+        )
         matched = (
             select(
                 literal_column(f"{table}.rowid").label("item_id"),

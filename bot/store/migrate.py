@@ -1,4 +1,4 @@
-"""Alembic driven from code: upgrade to head, and check that database, migrations and models agree."""
+"""Alembic from code: upgrade to head; check that database, migrations and models agree."""
 
 from __future__ import annotations
 

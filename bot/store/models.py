@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -17,6 +18,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+)
+from sqlalchemy import (
     text as sql_text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -34,7 +37,11 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[str]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON,
+        list[str]: JSON,
+    }
 
 
 class Issue(Base):
@@ -98,14 +105,12 @@ class Item(Base):
 
     __table_args__ = (
         UniqueConstraint("issue_id", "position", name="uq_items_issue_position"),
-        CheckConstraint(
-            "section IN ('papers', 'articles', 'use_cases', 'other')", name="section"
-        ),
+        CheckConstraint("section IN ('papers', 'articles', 'use_cases', 'other')", name="section"),
         Index("ix_items_paper_id", "paper_id"),
     )
 
 
-POST_STATES = ("queued", "paused", "sent", "failed", "cancelled")
+POST_STATES = ("queued", "sending", "sent", "failed", "cancelled")
 DELIVERY_STATES = ("pending", "sending", "sent", "failed", "dead", "parked", "cancelled")
 
 
@@ -128,6 +133,7 @@ class Post(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
+    paper: Mapped[Paper | None] = relationship()
     deliveries: Mapped[list[Delivery]] = relationship(
         back_populates="post", cascade="all, delete-orphan"
     )
@@ -135,7 +141,7 @@ class Post(Base):
     __table_args__ = (
         CheckConstraint("kind IN ('paper', 'digest')", name="kind"),
         CheckConstraint(
-            "state IN ('queued', 'paused', 'sent', 'failed', 'cancelled')", name="state"
+            "state IN ('queued', 'sending', 'sent', 'failed', 'cancelled')", name="state"
         ),
         Index(
             "uq_posts_paper_live",
@@ -169,7 +175,8 @@ class Delivery(Base):
     lease_until: Mapped[datetime | None]
     remote_id: Mapped[str | None] = mapped_column(String(64))
     last_error: Mapped[str | None] = mapped_column(Text)
-    duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    duplicates: Mapped[int] = mapped_column(Integer, default=0)  # unknown-outcome resends
+    cost_usd: Mapped[float | None] = mapped_column(Float)
     sent_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
 

@@ -13,31 +13,64 @@ from bot.domain.model import ParsedIssue, ParsedItem, SearchFilters
 from bot.domain.search import QueryTooLong
 
 
-def _item(pos: int, headline: str, *, paper: str | None = None, section: str = "papers",
-          summary: str = "", title: str | None = None, pick: bool = False) -> ParsedItem:
+def _item(
+    pos: int,
+    headline: str,
+    *,
+    paper: str | None = None,
+    section: str = "papers",
+    summary: str = "",
+    title: str | None = None,
+    pick: bool = False,
+) -> ParsedItem:
     url = f"https://arxiv.org/abs/{paper.split(':')[1]}" if paper else None
     return ParsedItem(pos, section, headline, title, url, paper, summary, (), pick)  # type: ignore[arg-type]
 
 
 def _issue(key: str, items: list[ParsedItem], year: int = 2020) -> ParsedIssue:
     return ParsedIssue(
-        key=key, kind="weekly", year=year, week=int(key[-2:]), month=None, title=f"News {key}",
-        url=f"https://medium.com/x/{key}", start=date(year, 1, 6), end=date(year, 1, 12),
-        items=tuple(items), picks=tuple(i.paper for i in items if i.pick and i.paper),
+        key=key,
+        kind="weekly",
+        year=year,
+        week=int(key[-2:]),
+        month=None,
+        title=f"News {key}",
+        url=f"https://medium.com/x/{key}",
+        start=date(year, 1, 6),
+        end=date(year, 1, 12),
+        items=tuple(items),
+        picks=tuple(i.paper for i in items if i.pick and i.paper),
         warnings=("item 'x' has no link",),
     )
 
 
-W39 = _issue("2020-W39", [
-    _item(1, "使用小波变换减小 BigGAN 的大小", paper="arxiv:2009.04433",
-          summary="只用低频信息生成图像，再用网络补回高频。", pick=True),
-    _item(2, "通过将过滤器分成块来修剪", paper="arxiv:2009.05697",
-          summary="分块剪枝方法在移动设备上实现实时检测。"),
-    _item(3, "Transformer survey", paper="arxiv:2009.06732", section="articles",
-          summary="An overview of efficient transformer variants and attention patterns.",
-          title="Efficient Transformers: A Survey"),
-    _item(4, "AI helps judges", section="use_cases", summary="Risk scores & bail <decisions>."),
-])
+W39 = _issue(
+    "2020-W39",
+    [
+        _item(
+            1,
+            "使用小波变换减小 BigGAN 的大小",
+            paper="arxiv:2009.04433",
+            summary="只用低频信息生成图像，再用网络补回高频。",
+            pick=True,
+        ),
+        _item(
+            2,
+            "通过将过滤器分成块来修剪",
+            paper="arxiv:2009.05697",
+            summary="分块剪枝方法在移动设备上实现实时检测。",
+        ),
+        _item(
+            3,
+            "Transformer survey",
+            paper="arxiv:2009.06732",
+            section="articles",
+            summary="An overview of efficient transformer variants and attention patterns.",
+            title="Efficient Transformers: A Survey",
+        ),
+        _item(4, "AI helps judges", section="use_cases", summary="Risk scores & bail <decisions>."),
+    ],
+)
 
 
 async def _store(app: Container, *issues: ParsedIssue) -> list[str]:
@@ -46,8 +79,11 @@ async def _store(app: Container, *issues: ParsedIssue) -> list[str]:
     outcomes = []
     for issue in issues:
         async with app.sessions.begin() as session:
-            outcomes.append(await repo.upsert_issue(
-                session, issue, source="t", digest=str(hash(issue)), now=app.clock()))
+            outcomes.append(
+                await repo.upsert_issue(
+                    session, issue, source="t", digest=str(hash(issue)), now=app.clock()
+                )
+            )
     return outcomes
 
 
@@ -119,9 +155,36 @@ async def test_filters(app: Container) -> None:
     assert (await app.archive.search("survey", filters=SearchFilters(section="papers"))).hits == []
 
 
-HOSTILE = ['"', "AND", "foo(", "need:", "*", "NEAR(", "NEAR(a b)", "'", "''", "a OR b",
-           "x' OR 1=1 --", "); DROP TABLE items; --", "^", "-", "\\", "🙂", "\x00", "   ",
-           "", "col:val", '"unterminated', "a AND", "NOT", "(", ")", "{a b}", "+", "小"]
+HOSTILE = [
+    '"',
+    "AND",
+    "foo(",
+    "need:",
+    "*",
+    "NEAR(",
+    "NEAR(a b)",
+    "'",
+    "''",
+    "a OR b",
+    "x' OR 1=1 --",
+    "); DROP TABLE items; --",
+    "^",
+    "-",
+    "\\",
+    "🙂",
+    "\x00",
+    "   ",
+    "",
+    "col:val",
+    '"unterminated',
+    "a AND",
+    "NOT",
+    "(",
+    ")",
+    "{a b}",
+    "+",
+    "小",
+]
 
 
 @pytest.mark.parametrize("query", HOSTILE)
@@ -129,13 +192,13 @@ async def test_hostile_queries_never_error(app: Container, query: str) -> None:
     await _store(app, W39)
     result = await app.archive.search(query)
     assert isinstance(result.hits, list)
-    assert len((await app.archive.issues())) == 1  # nothing was dropped
+    assert len(await app.archive.issues()) == 1  # nothing was dropped
 
 
 async def test_random_garbage_queries_never_error(app: Container) -> None:
     await _store(app, W39)
     rng = random.Random(7)
-    alphabet = '"*()^:-+\'{}[]ANDORNEAR小波 剪枝abc\\;'
+    alphabet = "\"*()^:-+'{}[]ANDORNEAR小波 剪枝abc\\;"
     for _ in range(300):
         query = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
         await app.archive.search(query)

@@ -1,0 +1,126 @@
+"""``digestbot dispatch --once``, ``digestbot run`` and ``digestbot preview``."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.text import Text
+
+from bot.app import connect_publishers
+from bot.cli.common import UserError, console, container, print_json
+from bot.clock import FrozenClock, system_clock
+from bot.config import Settings
+from bot.domain.telegram_text import compose_drip_message
+from bot.domain.x_text import is_valid_tweet, weighted_length
+from bot.services.compose import compose_post
+
+
+def register(sub: Any) -> None:
+    dispatch = sub.add_parser("dispatch", help="send everything due, then exit (cron, ops)")
+    dispatch.add_argument("--once", action="store_true", required=True)
+    dispatch.add_argument("--now", help="ISO 8601 time to act at (default: now)")
+    dispatch.add_argument("--dry-run", action="store_true", help="print instead of publishing")
+    dispatch.add_argument("--json", action="store_true")
+    dispatch.set_defaults(handler=dispatch_cmd)
+
+    run = sub.add_parser("run", help="the long-running worker (scheduler + Telegram bot)")
+    run.add_argument("--dry-run", action="store_true", help="print instead of publishing")
+    run.set_defaults(handler=run_cmd)
+
+    preview = sub.add_parser("preview", help="show how a text or a queued post will look")
+    which = preview.add_mutually_exclusive_group(required=True)
+    which.add_argument("--text")
+    which.add_argument("--post", type=int)
+    preview.add_argument("--json", action="store_true")
+    preview.set_defaults(handler=preview_cmd)
+
+
+def parse_now(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"--now {value!r} is not an ISO 8601 time", code=2) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+async def dispatch_cmd(args: argparse.Namespace, settings: Settings) -> int:
+    moment = parse_now(args.now)
+    clock = FrozenClock(moment) if moment else system_clock
+    async with container(settings, clock) as app:
+        await connect_publishers(app, dry_run=args.dry_run)
+        report = await app.dispatcher().tick()
+    if args.json:
+        print_json(
+            {
+                "released": report.released,
+                "sent": [{"post": p, "destination": d} for p, d in report.sent],
+                "retrying": [
+                    {"post": p, "destination": d, "reason": r} for p, d, r in report.retrying
+                ],
+                "failed": [{"post": p, "destination": d, "reason": r} for p, d, r in report.failed],
+                "waiting": report.waiting,
+            }
+        )
+    else:
+        console.print(
+            f"released {len(report.released)}, sent {len(report.sent)}, retrying "
+            f"{len(report.retrying)}, failed {len(report.failed)}",
+            markup=False,
+        )
+        for post, dest, reason in report.retrying + report.failed:
+            console.print(Text(f"  post {post} to {dest}: {reason}", style="yellow"))
+        for reason in report.waiting:
+            console.print(Text(f"  {reason}", style="yellow"))
+    return 1 if report.failed else 0
+
+
+async def run_cmd(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.worker import run_worker
+
+    await run_worker(settings, dry_run=args.dry_run)
+    return 0
+
+
+async def preview_cmd(args: argparse.Namespace, settings: Settings) -> int:
+    if args.text is not None:
+        x_text = args.text
+        tg = compose_drip_message(
+            args.text,
+            title=None,
+            url=None,
+            paper=None,
+            digest_url=None,
+            buttons=False,
+            preview=False,
+        )
+    else:
+        async with container(settings) as app, app.sessions() as session:
+            outgoing = await compose_post(session, args.post, settings)
+        if outgoing is None:
+            raise UserError(f"no post with id {args.post}")
+        x_text, tg = outgoing.x_text, outgoing.telegram
+    data = {
+        "x": {
+            "text": x_text,
+            "weighted_length": weighted_length(x_text),
+            "valid": is_valid_tweet(x_text),
+        },
+        "telegram": {"text": tg.text, "parse_mode": tg.parse_mode},
+    }
+    if args.json:
+        print_json(data)
+        return 0
+    x = data["x"]
+    console.print(
+        Text(
+            f"X ({x['weighted_length']}/280, {'valid' if x['valid'] else 'INVALID'}):", style="bold"
+        )
+    )
+    console.print(Text(x_text))
+    console.print(Text("Telegram (HTML):", style="bold"))
+    console.print(Text(tg.text))
+    return 0

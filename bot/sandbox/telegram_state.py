@@ -1,0 +1,175 @@
+"""Mutable state of the fake Telegram server: chats, sent messages, limits, faults.
+
+Tests construct a :class:`TelegramState`, hand it to ``make_telegram_app`` and
+then inspect ``state.sent`` / ``state.rejected`` or steer failures through
+``blocked_chats``, ``missing_chats``, ``migrated`` and ``faults``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.sandbox.faults import FaultInjector
+
+ChatRef = int | str
+
+
+@dataclass
+class SentMessage:
+    """A message the fake accepted (kept even when later edited or deleted)."""
+
+    chat_id: int
+    message_id: int
+    text: str  # raw text as sent (before entity parsing)
+    visible_text: str
+    parse_mode: str | None
+    reply_markup: Any
+    params: dict[str, Any]
+    entities: list[dict[str, Any]]
+    date: int
+    deleted: bool = False
+    edits: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RejectedRequest:
+    method: str
+    params: dict[str, Any]
+    error_code: int  # 0 = connection dropped
+    description: str
+
+
+class RateLimiter:
+    """Sliding windows: global per second, per chat per second, per group per minute."""
+
+    def __init__(self) -> None:
+        self._global: deque[float] = deque()
+        self._chats: dict[int, deque[float]] = {}
+
+    def retry_after(self, state: TelegramState, chat_id: int, is_group: bool) -> int | None:
+        """Seconds to wait before `chat_id` may receive a message, None if allowed now."""
+        now = state.clock()
+        history = self._chats.get(chat_id, deque())
+        checks = [
+            (self._global, 1.0, state.global_per_second),
+            (history, 1.0, state.chat_per_second),
+        ]
+        if is_group:
+            checks.append((history, 60.0, state.group_per_minute))
+        waits = [_wait(times, window, limit, now) for times, window, limit in checks]
+        worst = max((w for w in waits if w is not None), default=None)
+        return None if worst is None else max(1, math.ceil(worst))
+
+    def record(self, chat_id: int, now: float) -> None:
+        for times in (self._global, self._chats.setdefault(chat_id, deque())):
+            times.append(now)
+            while times and times[0] <= now - 60.0:
+                times.popleft()
+
+
+def _wait(times: deque[float], window: float, limit: int, now: float) -> float | None:
+    recent = [t for t in times if t > now - window]
+    if len(recent) < limit:
+        return None
+    return recent[-limit] + window - now
+
+
+@dataclass
+class TelegramState:
+    """Everything the fake Telegram server knows; safe to inspect between requests."""
+
+    clock: Callable[[], float] = time.monotonic
+    wall_clock: Callable[[], float] = time.time
+    spec_path: str | Path | None = None
+    limits_enabled: bool = True
+    global_per_second: int = 30
+    chat_per_second: int = 1
+    group_per_minute: int = 20
+    strict_entities: bool = True
+    valid_tokens: set[str] | None = None  # None: any well-formed token is accepted
+    blocked_chats: set[ChatRef] = field(default_factory=set)
+    missing_chats: set[ChatRef] = field(default_factory=set)
+    migrated: dict[int, int] = field(default_factory=dict)
+    faults: FaultInjector = field(default_factory=FaultInjector)
+    sent: list[SentMessage] = field(default_factory=list)
+    rejected: list[RejectedRequest] = field(default_factory=list)
+    calls: list[str] = field(default_factory=list)  # method of every request, in order
+    commands: list[dict[str, Any]] = field(default_factory=list)
+    usernames: dict[str, int] = field(default_factory=dict)  # "name" (lower) -> chat id
+    chat_types: dict[int, str] = field(default_factory=dict)  # override "channel"/"supergroup"
+    max_poll_wait: float = 1.0  # cap on getUpdates long polling (real seconds)
+    bot_user: dict[str, Any] = field(
+        default_factory=lambda: {
+            "id": 7000000001,
+            "is_bot": True,
+            "first_name": "Digest Sandbox",
+            "username": "digest_sandbox_bot",
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
+    )
+
+    def __post_init__(self) -> None:
+        self.limiter = RateLimiter()
+        self.updates: list[dict[str, Any]] = []
+        self._update_ids = itertools.count(1)
+        self._channel_ids = itertools.count(1)
+        self._message_ids: dict[int, int] = {}
+
+    # -- helpers for tests -------------------------------------------------
+    def push_update(self, update: dict[str, Any]) -> int:
+        """Queue an Update for getUpdates; assigns ``update_id`` if missing."""
+        update = dict(update)
+        update.setdefault("update_id", next(self._update_ids))
+        self.updates.append(update)
+        return int(update["update_id"])
+
+    def messages(self, chat_id: ChatRef | None = None) -> list[SentMessage]:
+        """Accepted, not deleted messages (optionally for one chat)."""
+        wanted = None if chat_id is None else self.resolve_chat(chat_id)
+        return [m for m in self.sent if not m.deleted and wanted in (None, m.chat_id)]
+
+    # -- chats ----------------------------------------------------------------
+    def resolve_chat(self, chat: ChatRef) -> int:
+        """Numeric id for a chat id or ``@username`` (usernames get stable -100... ids)."""
+        if isinstance(chat, int):
+            return chat
+        name = chat.lstrip("@").lower()
+        if name not in self.usernames:
+            self.usernames[name] = -1001000000000 - next(self._channel_ids)
+        return self.usernames[name]
+
+    def chat_type(self, chat_id: int) -> str:
+        if chat_id > 0:
+            return "private"
+        if str(chat_id).startswith("-100"):
+            return self.chat_types.get(chat_id, "channel")
+        return "group"
+
+    def chat_object(self, chat_id: int) -> dict[str, Any]:
+        kind = self.chat_type(chat_id)
+        if kind == "private":
+            return {"id": chat_id, "type": kind, "first_name": "Sandbox User"}
+        chat: dict[str, Any] = {"id": chat_id, "type": kind, "title": f"Sandbox {kind}"}
+        username = next((n for n, i in self.usernames.items() if i == chat_id), None)
+        if username:
+            chat["username"] = username
+        return chat
+
+    def next_message_id(self, chat_id: int) -> int:
+        self._message_ids[chat_id] = self._message_ids.get(chat_id, 0) + 1
+        return self._message_ids[chat_id]
+
+    def find_message(self, chat_id: int, message_id: int) -> SentMessage | None:
+        for message in self.sent:
+            if (message.chat_id, message.message_id) == (chat_id, message_id):
+                return None if message.deleted else message
+        return None

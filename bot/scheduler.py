@@ -1,0 +1,34 @@
+"""APScheduler wiring. Jobs only wake the dispatcher; the database decides what is due."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.config import Settings
+
+Job = Callable[[], Awaitable[None]]
+
+
+def make_scheduler(settings: Settings, wake: Job) -> AsyncIOScheduler:
+    """Cron triggers at every posting slot and the weekly digest time, plus a short interval
+    for retries, backoffs and expired leases. Overlapping wake-ups are harmless."""
+    schedule = settings.schedule
+    tz = ZoneInfo(schedule.timezone)
+    scheduler = AsyncIOScheduler(timezone=tz)
+    defaults = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
+    days = ",".join(schedule.days)
+    for at in schedule.slots:
+        hour, minute = at.split(":")
+        trigger = CronTrigger(day_of_week=days, hour=hour, minute=minute, timezone=tz)
+        scheduler.add_job(wake, trigger, id=f"slot-{at}", **defaults)
+    hour, minute = schedule.weekly_time.split(":")
+    weekly = CronTrigger(day_of_week=schedule.weekly_day, hour=hour, minute=minute, timezone=tz)
+    scheduler.add_job(wake, weekly, id="weekly-digest", **defaults)
+    poll = IntervalTrigger(seconds=settings.delivery.poll_seconds, timezone=tz)
+    scheduler.add_job(wake, poll, id="poll", **defaults)
+    return scheduler

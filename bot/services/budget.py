@@ -1,0 +1,82 @@
+"""The X daily cap and monthly budget: checked before every X send."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import TwitterSettings
+from bot.domain.costs import post_cost
+from bot.domain.x_text import contains_url
+from bot.store import queue as repo
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    allowed: bool
+    resume_at: datetime | None = None
+    reason: str | None = None
+    alert_key: str = ""
+
+
+def _local_midnight(
+    moment: datetime, tz: ZoneInfo, *, days: int = 0, month: bool = False
+) -> datetime:
+    local = moment.astimezone(tz)
+    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    if month:
+        start = start.replace(day=1)
+    if days:
+        start = (start + timedelta(days=days)).replace(tzinfo=None).replace(tzinfo=tz)
+    return start.astimezone(UTC)
+
+
+def _next_month(moment: datetime, tz: ZoneInfo) -> datetime:
+    local = moment.astimezone(tz)
+    year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
+    return datetime(year, month, 1, tzinfo=tz).astimezone(UTC)
+
+
+class XBudget:
+    """Days and months are the author's (the schedule's time zone)."""
+
+    def __init__(self, twitter: TwitterSettings, timezone: str) -> None:
+        self._tw = twitter
+        self._tz = ZoneInfo(timezone)
+
+    def cost(self, x_text: str) -> float:
+        return post_cost(
+            contains_url(x_text),
+            plain=self._tw.cost_per_post_usd,
+            with_url=self._tw.cost_per_post_with_url_usd,
+        )
+
+    async def check(self, session: AsyncSession, x_text: str, now: datetime) -> Verdict:
+        day_start = _local_midnight(now, self._tz)
+        posts_today, _ = await repo.x_sent_since(session, day_start)
+        if posts_today >= self._tw.daily_cap:
+            resume = _local_midnight(now, self._tz, days=1)
+            return Verdict(
+                False,
+                resume,
+                f"X daily cap reached ({posts_today}/{self._tw.daily_cap} posts today); "
+                f"X posts wait until {resume.astimezone(self._tz):%Y-%m-%d %H:%M %Z}",
+                f"alert:x-cap:{day_start.date()}",
+            )
+        month_start = _local_midnight(now, self._tz, month=True)
+        _, spent = await repo.x_sent_since(session, month_start)
+        cost = self.cost(x_text)
+        if spent + cost > self._tw.monthly_budget_usd + 1e-9:
+            resume = _next_month(now, self._tz)
+            return Verdict(
+                False,
+                resume,
+                f"X monthly budget reached (${spent:.2f} spent of "
+                f"${self._tw.monthly_budget_usd:.2f}, next post ${cost:.2f}); "
+                f"X posts wait until {resume.astimezone(self._tz):%Y-%m-%d}",
+                f"alert:x-budget:{month_start.date()}",
+            )
+        return Verdict(True)

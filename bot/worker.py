@@ -1,0 +1,71 @@
+"""``digestbot run``: the long-running worker. Graceful on SIGTERM/SIGINT: the delivery in
+hand is finished and recorded, nothing new is claimed, then everything closes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from bot.app import build, connect_publishers
+from bot.clock import Clock, system_clock
+from bot.config import Settings
+from bot.scheduler import make_scheduler
+from bot.services.dispatch import Dispatcher
+
+logger = logging.getLogger(__name__)
+
+
+class Waker:
+    """Runs one dispatcher tick at a time; a wake-up during a tick is folded into it."""
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self._dispatcher = dispatcher
+        self._lock = asyncio.Lock()
+        self.ticks = 0
+
+    async def __call__(self) -> None:
+        if self._lock.locked():
+            return
+        async with self._lock:
+            try:
+                await self._dispatcher.tick()
+                self.ticks += 1
+            except Exception:  # one bad tick must not stop the worker; the next one retries
+                logger.exception("dispatch tick failed")
+
+    async def drain(self) -> None:
+        async with self._lock:
+            return
+
+
+async def run_worker(
+    settings: Settings,
+    *,
+    dry_run: bool = False,
+    clock: Clock = system_clock,
+    stop: asyncio.Event | None = None,
+) -> None:
+    app = build(settings, clock)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await connect_publishers(app, dry_run=dry_run)
+        dispatcher = app.dispatcher()
+        waker = Waker(dispatcher)
+        scheduler = make_scheduler(settings, waker)
+        scheduler.start()
+        logger.info("worker started: destinations %s", ", ".join(app.destinations) or "none")
+        await waker()  # catch up at once (missed slots, expired leases)
+        await stop.wait()
+        logger.info("stopping: finishing the delivery in hand")
+        dispatcher.stop()
+        scheduler.shutdown(wait=False)
+        await waker.drain()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        await app.aclose()
+        logger.info("worker stopped")

@@ -1,0 +1,69 @@
+"""Small builders for test data (no parsing involved)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from bot.app import Container
+from bot.domain.model import ParsedIssue, ParsedItem, Section
+from bot.store import archive as repo
+
+
+def item(
+    pos: int,
+    headline: str,
+    *,
+    arxiv: str | None = None,
+    url: str | None = None,
+    section: Section = "papers",
+    pick: bool = False,
+    title: str | None = None,
+    summary: str = "",
+) -> ParsedItem:
+    if arxiv:
+        url = f"https://arxiv.org/abs/{arxiv}"
+    paper = f"arxiv:{arxiv}" if arxiv else url
+    return ParsedItem(pos, section, headline, title, url, paper, summary, (), pick)
+
+
+def weekly(key: str, items: list[ParsedItem], *, url: str | None = None) -> ParsedIssue:
+    year, week = int(key[:4]), int(key[-2:])
+    start = date.fromisocalendar(year, week, 1)
+    return ParsedIssue(
+        key=key,
+        kind="weekly",
+        year=year,
+        week=week,
+        month=None,
+        title=f"ML news {key}",
+        url=url or f"https://medium.com/@demo/ml-news-{key.lower()}",
+        start=start,
+        end=date.fromisocalendar(year, week, 7),
+        items=tuple(items),
+        picks=tuple(i.paper for i in items if i.pick and i.paper),
+    )
+
+
+def monthly(key: str, items: list[ParsedItem]) -> ParsedIssue:
+    year, month = int(key[:4]), int(key[5:])
+    return ParsedIssue(
+        key=key,
+        kind="monthly",
+        year=year,
+        week=None,
+        month=month,
+        title=f"ML news {key}",
+        url=f"https://medium.com/@demo/ml-news-{key}",
+        start=date(year, month, 1),
+        end=date(year, month, 28),
+        items=tuple(items),
+        picks=(),
+    )
+
+
+async def store(app: Container, *issues: ParsedIssue) -> None:
+    for issue in issues:
+        async with app.sessions.begin() as session:
+            await repo.upsert_issue(
+                session, issue, source="test", digest=str(hash(issue)), now=app.clock()
+            )

@@ -1,0 +1,94 @@
+"""The benchmark scripts run (``--quick``) and print their figures; synthetic digests parse.
+
+Timings are never asserted here: the targets live in the scripts' output only.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from bot.domain.digest import parse_digest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _load_synthetic() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("_synthetic", BENCHMARKS / "_synthetic.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("_synthetic", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _run(script: str, tmp_path: Path) -> str:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), "--quick"],
+        cwd=tmp_path,
+        timeout=300,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+@pytest.mark.slow
+def test_bench_search_quick(tmp_path: Path) -> None:
+    out = _run("bench_search.py", tmp_path)
+    for label in (
+        "3,000 items",
+        "build (upsert_issue)",
+        "3+ chars",
+        "1-2 char CJK",
+        "p50",
+        "p95",
+        "max",
+        "naive p95",
+        "speed-up p95",
+        "target p95",
+    ):
+        assert label in out, (label, out)
+
+
+@pytest.mark.slow
+def test_bench_import_quick(tmp_path: Path) -> None:
+    out = _run("bench_import.py", tmp_path)
+    for label in (
+        "20 synthetic weekly digests",
+        "import_texts x20",
+        "re-import x20",
+        "unchanged 20",
+        "parse_digest median",
+        "parse_digest p95",
+    ):
+        assert label in out, (label, out)
+
+
+def test_synthetic_digests_parse() -> None:
+    synth = _load_synthetic()
+    rng = random.Random(5)
+    for n, lang in enumerate(("en", "zh", "en", "zh", None), start=1):
+        issue = synth.make_issue(rng, 2021, 10 + n, lang=lang)
+        parsed = parse_digest(issue.render(), source=issue.name)
+        assert len(parsed.items) == len(issue.items)
+        assert synth.MIN_ITEMS <= len(parsed.items) <= synth.MAX_ITEMS
+        assert [i.headline for i in parsed.items] == [i.headline for i in issue.items]
+        assert parsed.key == f"2021-W{10 + n:02d}"
+        assert synth.self_check(issue) == parsed
+
+
+def test_synthetic_generator_is_deterministic() -> None:
+    synth = _load_synthetic()
+    first = [i.render() for i in synth.make_issues(3, seed=11)]
+    again = [i.render() for i in synth.make_issues(3, seed=11)]
+    assert first == again
+    assert first != [i.render() for i in synth.make_issues(3, seed=12)]
