@@ -30,6 +30,7 @@ import _synthetic as synth
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from bot.app import Container, build
 from bot.clock import FrozenClock
@@ -87,9 +88,9 @@ async def build_archive(app: Container, issues: Sequence[ParsedIssue]) -> float:
     """Store the issues with upsert_issue, ISSUES_PER_TRANSACTION per transaction; seconds."""
     started = time.perf_counter()
     for first in range(0, len(issues), ISSUES_PER_TRANSACTION):
-        async with app.sessions.begin() as session:
+        with Session(app.sync_engine) as session, session.begin():
             for issue in issues[first : first + ISSUES_PER_TRANSACTION]:
-                await upsert_issue(session, issue, source=None, digest=issue.key, now=NOW)
+                upsert_issue(session, issue, source=None, digest=issue.key, now=NOW)
     return time.perf_counter() - started
 
 
@@ -208,30 +209,65 @@ def report(
     )
     main = Table(title="ArchiveService.search vs naive LIKE scan (ms)")
     for col in (
-        "class", "n", "p50", "p95", "max", "target p95", "ok",
-        "raw SQL p50", "raw SQL p95", "naive p50", "naive p95", "speed-up p50", "speed-up p95",
+        "class",
+        "n",
+        "p50",
+        "p95",
+        "max",
+        "target p95",
+        "ok",
+        "raw SQL p50",
+        "raw SQL p95",
+        "naive p50",
+        "naive p95",
+        "speed-up p50",
+        "speed-up p95",
     ):
         main.add_column(col, justify="left" if col == "class" else "right")
     targets = {"3+ chars": TARGET_LONG_MS, "1-2 char CJK": TARGET_SHORT_MS}
     for name, t in by_class.items():
         p95 = pct(t.service, 95)
         main.add_row(
-            name, str(len(t.service)), fmt(pct(t.service, 50)), fmt(p95), fmt(max(t.service)),
-            f"<= {targets[name]:.0f}", "yes" if p95 <= targets[name] else "NO",
-            fmt(pct(t.raw, 50)), fmt(pct(t.raw, 95)),
-            fmt(pct(t.naive, 50)), fmt(pct(t.naive, 95)),
-            f"{pct(t.naive, 50) / pct(t.service, 50):.1f}x", f"{pct(t.naive, 95) / p95:.1f}x",
+            name,
+            str(len(t.service)),
+            fmt(pct(t.service, 50)),
+            fmt(p95),
+            fmt(max(t.service)),
+            f"<= {targets[name]:.0f}",
+            "yes" if p95 <= targets[name] else "NO",
+            fmt(pct(t.raw, 50)),
+            fmt(pct(t.raw, 95)),
+            fmt(pct(t.naive, 50)),
+            fmt(pct(t.naive, 95)),
+            f"{pct(t.naive, 50) / pct(t.service, 50):.1f}x",
+            f"{pct(t.naive, 95) / p95:.1f}x",
         )
     console.print(main)
     kinds = Table(title="by query kind (ms; matches = rows the FTS MATCH ranks)")
-    for col in ("kind", "n", "p50", "p95", "max", "raw SQL p95", "naive p95", "median matches",
-                "max matches", "mean hits"):
+    for col in (
+        "kind",
+        "n",
+        "p50",
+        "p95",
+        "max",
+        "raw SQL p95",
+        "naive p95",
+        "median matches",
+        "max matches",
+        "mean hits",
+    ):
         kinds.add_column(col, justify="left" if col == "kind" else "right")
     for kind, t in by_kind.items():
         kinds.add_row(
-            kind, str(len(t.service)), fmt(pct(t.service, 50)), fmt(pct(t.service, 95)),
-            fmt(max(t.service)), fmt(pct(t.raw, 95)), fmt(pct(t.naive, 95)),
-            f"{statistics.median(t.matches):,.0f}", f"{max(t.matches):,}",
+            kind,
+            str(len(t.service)),
+            fmt(pct(t.service, 50)),
+            fmt(pct(t.service, 95)),
+            fmt(max(t.service)),
+            fmt(pct(t.raw, 95)),
+            fmt(pct(t.naive, 95)),
+            f"{statistics.median(t.matches):,.0f}",
+            f"{max(t.matches):,}",
             f"{statistics.fmean(t.hits):.1f}",
         )
     console.print(kinds)
@@ -261,8 +297,15 @@ async def run(n_items: int, per_class: int, warmup: int, seed: int) -> None:
             await app.aclose()
         db_bytes = folder_size(Path(tmp))
     report(
-        console, n_items=n_items, n_issues=len(issues), gen_s=gen_s, build_s=build_s,
-        db_bytes=db_bytes, by_class=by_class, by_kind=by_kind, plans=plans,
+        console,
+        n_items=n_items,
+        n_issues=len(issues),
+        gen_s=gen_s,
+        build_s=build_s,
+        db_bytes=db_bytes,
+        by_class=by_class,
+        by_kind=by_kind,
+        plans=plans,
     )
 
 

@@ -6,7 +6,9 @@ import logging
 import random
 from dataclasses import dataclass, field
 
+from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import sessionmaker
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from bot.clock import Clock, system_clock
@@ -16,7 +18,7 @@ from bot.publish.notify import LogNotifier, Notifier, TelegramNotifier
 from bot.services.archive import ArchiveService
 from bot.services.dispatch import Dispatcher
 from bot.services.queue import QueueService
-from bot.store.db import make_engine, make_sessionmaker
+from bot.store.db import make_engine, make_sessionmaker, make_sync_engine
 
 logger = logging.getLogger(__name__)
 CHANNEL = "telegram:channel"
@@ -27,6 +29,7 @@ class Container:
     settings: Settings
     clock: Clock
     engine: AsyncEngine
+    sync_engine: Engine
     sessions: async_sessionmaker[AsyncSession]
     archive: ArchiveService
     queue: QueueService
@@ -52,14 +55,17 @@ class Container:
         if self.telegram is not None:
             await self.telegram.shutdown()
         await self.engine.dispose()
+        self.sync_engine.dispose()
 
 
 def build(settings: Settings, clock: Clock = system_clock) -> Container:
     engine = make_engine(settings.database_url)
+    sync_engine = make_sync_engine(settings.database_url)
     sessions = make_sessionmaker(engine)
-    archive = ArchiveService(sessions, clock, settings.importer, settings.search)
+    sync_sessions = sessionmaker(sync_engine, expire_on_commit=False)
+    archive = ArchiveService(sessions, sync_sessions, clock, settings.importer, settings.search)
     queue = QueueService(sessions, clock, settings.schedule, settings.twitter)
-    return Container(settings, clock, engine, sessions, archive, queue)
+    return Container(settings, clock, engine, sync_engine, sessions, archive, queue)
 
 
 def telegram_application(settings: Settings) -> Application:  # type: ignore[type-arg]

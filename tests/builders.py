@@ -64,6 +64,6 @@ def monthly(key: str, items: list[ParsedItem]) -> ParsedIssue:
 async def store(app: Container, *issues: ParsedIssue) -> None:
     for issue in issues:
         async with app.sessions.begin() as session:
-            await repo.upsert_issue(
-                session, issue, source="test", digest=str(hash(issue)), now=app.clock()
+            await session.run_sync(
+                repo.upsert_issue, issue, source="test", digest=str(hash(issue)), now=app.clock()
             )

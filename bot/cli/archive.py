@@ -8,6 +8,7 @@ from typing import Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.text import Text
 
+from bot.app import Container
 from bot.cli import render
 from bot.cli.common import UserError, console, container, print_json
 from bot.config import Settings
@@ -74,10 +75,16 @@ async def import_cmd(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if report.ok else 1
 
 
-async def _enqueue(args: argparse.Namespace, app: Any, report: ImportReport) -> str | None:
+async def _enqueue(args: argparse.Namespace, app: Container, report: ImportReport) -> str | None:
     if not args.enqueue:
         return None
-    return "--enqueue: the queue arrives in a later version; nothing was queued"
+    keys = report.added + report.updated + report.unchanged
+    queued = await app.queue.enqueue_issues(keys)
+    return (
+        f"queued {len(queued.papers)} paper posts and {len(queued.digests)} digest posts "
+        f"({queued.already_known} already queued or posted, {queued.without_link} without "
+        "a usable link skipped)"
+    )
 
 
 def print_report(report: ImportReport) -> None:

@@ -67,7 +67,8 @@ async def _apply(app: Container, verb: str, args: argparse.Namespace) -> None:
     q = app.queue
     if verb == "add":
         post_id = await q.add(args.url, args.text)
-        console.print(f"queued post {post_id}")
+        if not args.json:
+            console.print(f"queued post {post_id}")
     elif verb == "edit":
         await q.edit(args.id, args.text)
     elif verb == "rm":
@@ -84,6 +85,8 @@ async def _apply(app: Container, verb: str, args: argparse.Namespace) -> None:
         await q.make_due(args.id)
         await connect_publishers(app, dry_run=args.dry_run)
         report = await app.dispatcher().tick()
+        if args.json:
+            return
         for post_id, destination in report.sent:
             console.print(f"post {post_id} sent to {destination}")
         for post_id, destination, reason in report.retrying + report.failed:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Literal
 
 MAX_TERMS = 12
@@ -20,6 +21,7 @@ _CJK = (
 _CJK_RUN = re.compile(f"[{_CJK}]+")
 _WORD = re.compile(rf"[^\W{_CJK}]+")
 _SEGMENT = re.compile(rf"[{_CJK}]+|[^\W{_CJK}]+")
+_SPLIT = re.compile(rf"([{_CJK}]+)|([^\W{_CJK}]+)")
 
 Mode = Literal["trigram", "short", "empty"]
 
@@ -60,9 +62,14 @@ def short_index_text(*fields: str | None) -> str:
     for field in fields:
         if not field:
             continue
-        for match in _SEGMENT.finditer(field):
-            segment = match.group()
-            out.extend(cjk_tokens(segment) if _CJK_RUN.fullmatch(segment) else [segment])
+        for cjk, word in _SPLIT.findall(field):
+            if word:
+                out.append(word)
+            elif len(cjk) == 1:
+                out.append(cjk)
+            else:
+                out.append(" ".join(cjk))
+                out.append(" ".join(map("".join, pairwise(cjk))))
     return " ".join(out)
 
 

@@ -14,7 +14,8 @@ from bot.publish.base import Outgoing, Sent
 class ConsolePublisher:
     def __init__(self, name: str, console: Console | None = None) -> None:
         self.name = name
-        self._console = console or Console(highlight=False)
+        # stderr: stdout carries the command's own result (and --json documents)
+        self._console = console or Console(stderr=True, highlight=False)
         self._ids = count(1)
         self.sent: list[tuple[str, str]] = []
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
 from bot.config import ImporterSettings, SearchSettings
@@ -18,6 +21,16 @@ from bot.services.sources import Loaded, expand_targets, load
 from bot.store import archive as repo
 
 Progress = Callable[[int, int, str], None]
+
+
+WRITE_BATCH = 50
+
+
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    source: str
+    issue: ParsedIssue
+    digest: str
 
 
 class UnknownIssue(LookupError):
@@ -50,12 +63,14 @@ class ArchiveService:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
+        sync_sessions: sessionmaker[Session],
         clock: Clock,
         importer: ImporterSettings,
         search: SearchSettings,
         http: Callable[[], httpx.AsyncClient] | None = None,
     ) -> None:
         self._sessions = sessions
+        self._sync_sessions = sync_sessions  # bulk writes, run in a worker thread
         self._clock = clock
         self._importer = importer
         self._search = search
@@ -75,12 +90,16 @@ class ArchiveService:
         report = ImportReport()
         needs_http = any(t.startswith(("http://", "https://")) for t in expanded)
         client = self._http() if needs_http else None
+        batch: list[Loaded] = []
         try:
             for done, target in enumerate(expanded, 1):
-                loaded = await load(target, client=client, max_bytes=self._importer.max_bytes)
-                await self._import_one(loaded, report)
+                batch.append(await load(target, client=client, max_bytes=self._importer.max_bytes))
+                if len(batch) >= WRITE_BATCH:
+                    await self._import_batch(batch, report)
+                    batch = []
                 if progress:
                     progress(done, len(expanded), target)
+            await self._import_batch(batch, report)
         finally:
             if client is not None:
                 await client.aclose()
@@ -88,28 +107,53 @@ class ArchiveService:
 
     async def import_texts(self, texts: Sequence[tuple[str, str]]) -> ImportReport:
         report = ImportReport()
-        for name, body in texts:
-            await self._import_one(Loaded(name, body), report)
+        for first in range(0, len(texts), WRITE_BATCH):
+            chunk = texts[first : first + WRITE_BATCH]
+            await self._import_batch([Loaded(name, body) for name, body in chunk], report)
         return report
 
-    async def _import_one(self, loaded: Loaded, report: ImportReport) -> None:
-        if loaded.text is None:
-            report.failed.append((loaded.name, loaded.error or "unreadable"))
+    async def _import_batch(self, batch: Sequence[Loaded], report: ImportReport) -> None:
+        """Parse what is new (texts already stored are skipped unparsed), write in one go."""
+        if not batch:
             return
-        try:
-            parsed = parse_digest(loaded.text, source=loaded.name)
-        except DigestFormatError as exc:
-            report.failed.append((loaded.name, str(exc)))
-            return
-        digest = hashlib.sha256(loaded.text.encode()).hexdigest()
-        async with self._sessions.begin() as session:
-            outcome = await repo.upsert_issue(
-                session, parsed, source=loaded.name, digest=digest, now=self._clock()
-            )
-        getattr(report, outcome).append(parsed.key)
-        if outcome != "unchanged":
-            report.issues.append(parsed)
-            report.warnings.extend((parsed.key, w) for w in parsed.warnings)
+        hashes = {
+            s.name: hashlib.sha256(s.text.encode()).hexdigest() for s in batch if s.text is not None
+        }
+        async with self._sessions() as session:
+            known = await repo.keys_with_content(session, set(hashes.values()))
+        parsed: list[_Parsed] = []
+        for source in batch:
+            if source.text is None:
+                report.failed.append((source.name, source.error or "unreadable"))
+            elif hashes[source.name] in known:
+                report.unchanged.append(known[hashes[source.name]])
+            else:
+                try:
+                    issue = parse_digest(source.text, source=source.name)
+                except DigestFormatError as exc:
+                    report.failed.append((source.name, str(exc)))
+                    continue
+                parsed.append(_Parsed(source.name, issue, hashes[source.name]))
+        if parsed:
+            outcomes = await asyncio.to_thread(self._write_sync, parsed, self._clock())
+            self._record(parsed, outcomes, report)
+
+    @staticmethod
+    def _record(
+        parsed: list[_Parsed], outcomes: list[repo.UpsertOutcome], report: ImportReport
+    ) -> None:
+        for item, outcome in zip(parsed, outcomes, strict=True):
+            getattr(report, outcome).append(item.issue.key)
+            if outcome != "unchanged":
+                report.issues.append(item.issue)
+                report.warnings.extend((item.issue.key, w) for w in item.issue.warnings)
+
+    def _write_sync(self, batch: list[_Parsed], now: datetime) -> list[repo.UpsertOutcome]:
+        with self._sync_sessions.begin() as session:
+            return [
+                repo.upsert_issue(session, p.issue, source=p.source, digest=p.digest, now=now)
+                for p in batch
+            ]
 
     async def issues(self) -> list[IssueSummary]:
         async with self._sessions() as session:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, cast
+from typing import Literal, cast
 
-from sqlalchemy import ColumnElement, delete, func, insert, literal_column, select, text
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from bot.domain.model import (
     IssueKind,
@@ -29,11 +29,15 @@ def dialect_name(session: AsyncSession) -> str:
 UpsertOutcome = Literal["added", "updated", "unchanged"]
 
 
-async def upsert_issue(
-    session: AsyncSession, parsed: ParsedIssue, *, source: str | None, digest: str, now: datetime
+def upsert_issue(
+    session: Session, parsed: ParsedIssue, *, source: str | None, digest: str, now: datetime
 ) -> UpsertOutcome:
-    """Insert the issue or replace its contents in place (same key, same row)."""
-    issue = await session.scalar(select(Issue).where(Issue.key == parsed.key))
+    """Insert the issue or replace its contents in place (same key, same row).
+
+    Synchronous on purpose: bulk imports run it on a sync engine in a worker thread (no
+    per-statement thread hops); async callers use ``await session.run_sync(upsert_issue, ...)``.
+    """
+    issue = session.scalar(select(Issue).where(Issue.key == parsed.key))
     if issue is not None and issue.content_hash == digest:
         return "unchanged"
     outcome: UpsertOutcome = "added" if issue is None else "updated"
@@ -41,14 +45,16 @@ async def upsert_issue(
         issue = Issue(key=parsed.key, imported_at=now)
         session.add(issue)
     else:
-        await session.execute(delete(Item).where(Item.issue_id == issue.id))
+        session.execute(delete(Item).where(Item.issue_id == issue.id))
     _fill_issue(issue, parsed, source=source, digest=digest, now=now)
-    await session.flush()
-    papers = await _paper_ids(session, parsed.items, now)
+    session.flush()
+    papers = _paper_ids(session, parsed.items, now)
     rows = [_item_row(issue.id, item, papers) for item in parsed.items]
     if rows:
-        ids = (await session.scalars(insert(Item).returning(Item.id), rows)).all()
-        await _index_short(session, ids, parsed.items)
+        session.execute(insert(Item), rows)  # one executemany, no per-row round trips
+        ids = session.execute(select(Item.position, Item.id).where(Item.issue_id == issue.id))
+        by_position = dict(ids.all())
+        _index_short(session, [by_position[it.position] for it in parsed.items], parsed.items)
     return outcome
 
 
@@ -65,25 +71,21 @@ def _fill_issue(
     issue.source, issue.content_hash, issue.updated_at = source, digest, now
 
 
-async def _paper_ids(
-    session: AsyncSession, items: tuple[ParsedItem, ...], now: datetime
-) -> dict[str, int]:
+def _paper_ids(session: Session, items: tuple[ParsedItem, ...], now: datetime) -> dict[str, int]:
     wanted = {item.paper: item for item in items if item.paper and item.url}
     if not wanted:
         return {}
     found = dict(
-        (
-            await session.execute(
-                select(Paper.identity, Paper.id).where(Paper.identity.in_(wanted))
-            )
-        ).all()
+        session.execute(select(Paper.identity, Paper.id).where(Paper.identity.in_(wanted))).all()
     )
-    for identity, item in wanted.items():
-        if identity not in found:
-            paper = Paper(identity=identity, url=item.url, title=item.title, first_seen_at=now)
-            session.add(paper)
-            await session.flush()
-            found[identity] = paper.id
+    missing = [
+        {"identity": identity, "url": item.url, "title": item.title, "first_seen_at": now}
+        for identity, item in wanted.items()
+        if identity not in found
+    ]
+    if missing:
+        rows = session.execute(insert(Paper).returning(Paper.identity, Paper.id), missing)
+        found.update({identity: paper_id for identity, paper_id in rows})
     return found
 
 
@@ -102,16 +104,24 @@ def _item_row(issue_id: int, item: ParsedItem, papers: dict[str, int]) -> dict[s
     }
 
 
-async def _index_short(
-    session: AsyncSession, ids: list[int] | tuple[int, ...] | object, items: tuple[ParsedItem, ...]
-) -> None:
-    if dialect_name(session) != "sqlite":
+def _index_short(session: Session, ids: list[int], items: tuple[ParsedItem, ...]) -> None:
+    if session.get_bind().dialect.name != "sqlite":
         return
     rows = [
         {"rowid": item_id, "body": short_index_text(it.headline, it.title, it.summary)}
-        for item_id, it in zip(cast(list[int], ids), items, strict=True)
+        for item_id, it in zip(ids, items, strict=True)
     ]
-    await session.execute(text("INSERT INTO items_short(rowid, body) VALUES (:rowid, :body)"), rows)
+    session.execute(text("INSERT INTO items_short(rowid, body) VALUES (:rowid, :body)"), rows)
+
+
+async def keys_with_content(session: AsyncSession, digests: set[str]) -> dict[str, str]:
+    """content hash -> key of the issue imported from exactly that text."""
+    if not digests:
+        return {}
+    rows = await session.execute(
+        select(Issue.content_hash, Issue.key).where(Issue.content_hash.in_(digests))
+    )
+    return {digest: key for digest, key in rows}
 
 
 async def list_issues(session: AsyncSession) -> list[IssueSummary]:
@@ -184,48 +194,90 @@ async def load_issue(session: AsyncSession, key: str) -> ParsedIssue | None:
     )
 
 
+RANK_CANDIDATES = 2000  # very common terms: rank the newest 2,000 matches, not all of them
+
+
 async def search_items(
     session: AsyncSession, query: FtsQuery, filters: SearchFilters, limit: int
 ) -> list[SearchHit]:
     """Best matches first. The one place that knows how each database searches."""
     if query.mode == "empty":
         return []
-    sqlite = dialect_name(session) == "sqlite"
-    order: ColumnElement[Any]
-    if sqlite:
-        table = "items_fts" if query.mode == "trigram" else "items_short"
-        rank = (
-            "bm25(items_fts, 4.0, 3.0, 1.0, 0.5)" if table == "items_fts" else "bm25(items_short)"
-        )
-        matched = (
-            select(
-                literal_column(f"{table}.rowid").label("item_id"),
-                literal_column(rank).label("score"),
-            )
-            .select_from(text(table))
-            .where(text(f"{table} MATCH :match"))
-            .subquery()
-        )
-        order = matched.c.score
-        stmt = select(Item, Issue.key, Paper.identity).join(matched, matched.c.item_id == Item.id)
+    if dialect_name(session) == "sqlite":
+        ranked = await _fts_ranked_ids(session, query, filters, limit)
     else:
-        like = [f"%{t}%" for t in query.terms]
-        cond = [
-            (Item.headline.ilike(p) | Item.title.ilike(p) | Item.summary.ilike(p)) for p in like
-        ]
-        stmt = select(Item, Issue.key, Paper.identity).where(*cond)
-        order = Item.headline.ilike(like[0]).desc()
-    stmt = stmt.join(Issue, Issue.id == Item.issue_id).outerjoin(Paper, Paper.id == Item.paper_id)
+        ranked = await _like_ranked_ids(session, query, filters, limit)
+    if not ranked:
+        return []
+    rows = await session.execute(
+        select(Item, Issue.key, Paper.identity)
+        .join(Issue, Issue.id == Item.issue_id)
+        .outerjoin(Paper, Paper.id == Item.paper_id)
+        .where(Item.id.in_(ranked))
+    )
+    by_id = {item.id: (item, key, paper) for item, key, paper in rows}
+    return [_hit(*by_id[i], query) for i in ranked if i in by_id]
+
+
+def _filter_sql(filters: SearchFilters) -> tuple[str, str, dict[str, object]]:
+    joins = " JOIN items i ON i.id = f.rowid"
+    where: list[str] = []
+    params: dict[str, object] = {}
+    if filters.section:
+        where.append("i.section = :section")
+        params["section"] = filters.section
+    if filters.picks_only:
+        where.append("i.pick = 1")
+    if filters.year is not None:
+        joins += " JOIN issues s ON s.id = i.issue_id"
+        where.append("s.year = :year")
+        params["year"] = filters.year
+    return joins, "".join(f" AND {w}" for w in where), params
+
+
+async def _fts_ranked_ids(
+    session: AsyncSession, query: FtsQuery, filters: SearchFilters, limit: int
+) -> list[int]:
+    """Two phases keep common terms cheap: bm25 over a bounded set of the newest matches
+    (ids and scores only), then the caller loads just the top rows."""
+    table = "items_fts" if query.mode == "trigram" else "items_short"
+    weights = ", 4.0, 3.0, 1.0, 0.5" if query.mode == "trigram" else ""
+    joins, where, params = _filter_sql(filters) if _has_filters(filters) else ("", "", {})
+    sql = (
+        f"SELECT item_id FROM (SELECT f.rowid AS item_id, bm25({table}{weights}) AS score "
+        f"FROM {table} f{joins} WHERE {table} MATCH :match{where} "
+        "ORDER BY f.rowid DESC LIMIT :cap) ORDER BY score, item_id DESC LIMIT :limit"
+    )
+    params |= {"match": query.match, "cap": RANK_CANDIDATES, "limit": limit}
+    return list((await session.scalars(text(sql), params)).all())
+
+
+def _has_filters(filters: SearchFilters) -> bool:
+    return bool(filters.section or filters.picks_only or filters.year is not None)
+
+
+async def _like_ranked_ids(
+    session: AsyncSession, query: FtsQuery, filters: SearchFilters, limit: int
+) -> list[int]:
+    """PostgreSQL (and any non-SQLite database): case-insensitive substring matching."""
+    like = [f"%{t}%" for t in query.terms]
+    stmt = select(Item.id).join(Issue, Issue.id == Item.issue_id)
+    for pattern in like:
+        stmt = stmt.where(
+            Item.headline.ilike(pattern)
+            | Item.title.ilike(pattern)
+            | Item.summary.ilike(pattern)
+            | Item.url.ilike(pattern)
+        )
     if filters.section:
         stmt = stmt.where(Item.section == filters.section)
     if filters.picks_only:
         stmt = stmt.where(Item.pick.is_(True))
     if filters.year is not None:
         stmt = stmt.where(Issue.year == filters.year)
-    stmt = stmt.order_by(order, Issue.start_date.desc(), Item.position).limit(limit)
-    params = {"match": query.match} if sqlite else {}
-    rows = (await session.execute(stmt, params)).all()
-    return [_hit(item, key, paper, query) for item, key, paper in rows]
+    headline_first = Item.headline.ilike(like[0]).desc()
+    stmt = stmt.order_by(headline_first, Issue.start_date.desc(), Item.position).limit(limit)
+    return list((await session.scalars(stmt)).all())
 
 
 def _hit(item: Item, key: str, paper: str | None, query: FtsQuery) -> SearchHit:

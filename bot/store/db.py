@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -85,3 +85,11 @@ def make_engine(raw: str) -> AsyncEngine:
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def make_sync_engine(raw: str) -> Engine:
+    """A synchronous engine on the same database, for bulk work run in a worker thread."""
+    prepare_sqlite_file(raw)
+    engine = create_engine(sync_url(raw))
+    install_sqlite_pragmas(engine)
+    return engine

@@ -72,6 +72,7 @@ class Issue(Base):
     __table_args__ = (
         CheckConstraint("kind IN ('weekly', 'monthly')", name="kind"),
         Index("ix_issues_year", "year"),
+        Index("ix_issues_content_hash", "content_hash"),
     )
 
 

@@ -80,8 +80,8 @@ async def _store(app: Container, *issues: ParsedIssue) -> list[str]:
     for issue in issues:
         async with app.sessions.begin() as session:
             outcomes.append(
-                await repo.upsert_issue(
-                    session, issue, source="t", digest=str(hash(issue)), now=app.clock()
+                await session.run_sync(
+                    repo.upsert_issue, issue, source="t", digest=str(hash(issue)), now=app.clock()
                 )
             )
     return outcomes

@@ -1,0 +1,1 @@
+"""End-to-end reliability tests: the real X and Telegram adapters against the strict fakes."""
