@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -14,6 +17,7 @@ from rich.console import Console
 from bot.app import Container, build
 from bot.clock import Clock, system_clock
 from bot.config import Settings
+from bot.store.db import sqlite_path
 from bot.store.migrate import schema_revision
 
 console = Console(highlight=False, soft_wrap=False)
@@ -43,6 +47,34 @@ def require_schema(database_url: str) -> None:
         raise UserError(
             f"the database {where}; digestbot needs revision {head}: run `digestbot db upgrade`"
         )
+
+
+@contextmanager
+def rehearsal(settings: Settings, dry_run: bool) -> Iterator[Settings]:
+    """``--dry-run``: work on a throw-away copy of the SQLite database, so a rehearsal never
+    consumes the real queue; posts go to the console."""
+    if not dry_run:
+        yield settings
+        return
+    path = sqlite_path(settings.database_url)
+    if path is None:
+        raise UserError(
+            "--dry-run rehearses on a copy of a SQLite database; use `digestbot "
+            "preview` with PostgreSQL"
+        )
+    with tempfile.TemporaryDirectory(prefix="digestbot-dry-run-") as tmp:
+        copy = Path(tmp) / "rehearsal.db"
+        source, target = sqlite3.connect(path), sqlite3.connect(copy)
+        try:
+            source.backup(target)
+        finally:
+            source.close()
+            target.close()
+        _stderr.print(
+            "dry run: rehearsing on a copy of the database; nothing is published "
+            "and your queue is unchanged"
+        )
+        yield settings.model_copy(update={"database_url": f"sqlite:///{copy}"})
 
 
 @asynccontextmanager

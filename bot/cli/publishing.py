@@ -9,7 +9,7 @@ from typing import Any
 from rich.text import Text
 
 from bot.app import connect_publishers
-from bot.cli.common import UserError, console, container, print_json
+from bot.cli.common import UserError, console, container, print_json, rehearsal
 from bot.clock import FrozenClock, system_clock
 from bot.config import Settings
 from bot.domain.telegram_text import compose_drip_message
@@ -50,9 +50,10 @@ def parse_now(value: str | None) -> datetime | None:
 async def dispatch_cmd(args: argparse.Namespace, settings: Settings) -> int:
     moment = parse_now(args.now)
     clock = FrozenClock(moment) if moment else system_clock
-    async with container(settings, clock) as app:
-        await connect_publishers(app, dry_run=args.dry_run)
-        report = await app.dispatcher().tick()
+    with rehearsal(settings, args.dry_run) as effective:
+        async with container(effective, clock) as app:
+            await connect_publishers(app, dry_run=args.dry_run)
+            report = await app.dispatcher().tick()
     if args.json:
         print_json(
             {
@@ -81,7 +82,8 @@ async def dispatch_cmd(args: argparse.Namespace, settings: Settings) -> int:
 async def run_cmd(args: argparse.Namespace, settings: Settings) -> int:
     from bot.worker import run_worker
 
-    await run_worker(settings, dry_run=args.dry_run)
+    with rehearsal(settings, args.dry_run) as effective:
+        await run_worker(effective, dry_run=args.dry_run)
     return 0
 
 

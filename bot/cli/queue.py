@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.app import Container, connect_publishers
-from bot.cli.common import UserError, console, container, print_json
+from bot.cli.common import UserError, console, container, print_json, rehearsal
 from bot.config import Settings
 from bot.services.queue import QueueError, QueueView
 
@@ -50,12 +50,13 @@ def register(sub: Any) -> None:
 
 async def run_verb(args: argparse.Namespace, settings: Settings) -> int:
     verb = args.queue_command
-    async with container(settings) as app:
-        try:
-            await _apply(app, verb, args)
-        except QueueError as exc:
-            raise UserError(str(exc)) from None
-        view = await app.queue.view()
+    with rehearsal(settings, getattr(args, "dry_run", False)) as effective:
+        async with container(effective) as app:
+            try:
+                await _apply(app, verb, args)
+            except QueueError as exc:
+                raise UserError(str(exc)) from None
+            view = await app.queue.view()
     if args.json:
         print_json(queue_json(view))
     else:

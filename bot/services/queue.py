@@ -314,10 +314,17 @@ class QueueService:
                 await self._reslot(session, now)
 
     async def make_due(self, post_id: int) -> None:
-        """``now ID``: the post becomes due at once (the dispatcher sends it next)."""
+        """``now ID``: the post becomes due at once (the dispatcher sends it next). For a post
+        that was sent in part (parked, dead or failed deliveries), the unsent ones are retried."""
         now = self._clock()
         async with self._sessions.begin() as session:
             await repo.take_lock(session, "queue", now)
+            post = await repo.get_post(session, post_id)
+            if post is not None and post.state in ("sending", "failed"):
+                if not await repo.retry_unsent(session, post.id, now):
+                    raise QueueError(f"post {post_id} has nothing left to send")
+                post.state, post.updated_at = "sending", now
+                return
             post = await self._open_post(session, post_id, editable=True)
             post.slot, post.rank, post.updated_at = now, 0, now
             await session.flush()

@@ -263,3 +263,14 @@ async def force_delivery_state(
         .values(updated_at=now, lease_until=None, **values)
         .execution_options(synchronize_session=False)
     )
+
+
+async def retry_unsent(session: AsyncSession, post_id: int, now: datetime) -> int:
+    """Parked, dead and failed deliveries of a post go back to pending (the maintainer's call)."""
+    result = await session.execute(
+        update(Delivery)
+        .where(Delivery.post_id == post_id, Delivery.state.in_(("parked", "dead", "failed")))
+        .values(state="pending", due_at=now, attempts=0, lease_until=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -238,12 +238,14 @@ def test_preview_post(cli: object) -> None:
     assert code == 1 and "no post" in err
 
 
-def test_dispatch_dry_run_prints_and_uses_the_ledger(cli: object) -> None:
+def test_dispatch_dry_run_rehearses_without_touching_the_queue(cli: object) -> None:
     cli("import", str(DIGESTS / "english_weekly.md"), "--enqueue")  # type: ignore[operator]
-    slot = run_json(cli, "queue", "list")["posts"][0]["slot"]  # type: ignore[index]
+    before = run_json(cli, "queue", "list")
+    slot = before["posts"][0]["slot"]  # type: ignore[index]
     data = run_json(cli, "dispatch", "--once", "--dry-run", "--now", str(slot))
     assert len(data["sent"]) == 2  # type: ignore[arg-type]
+    assert run_json(cli, "queue", "list") == before  # the real database is unchanged
     again = run_json(cli, "dispatch", "--once", "--dry-run", "--now", str(slot))
-    assert again["sent"] == []  # idempotent: nothing twice
+    assert again["sent"] == data["sent"]
     code, _, err = cli("dispatch", "--once", "--now", "yesterday")  # type: ignore[operator]
     assert code == 2 and "ISO 8601" in err

@@ -281,3 +281,23 @@ async def test_two_dispatchers_at_once_never_double_post(
         await other_app.aclose()
     assert len(rig.x.posts()) == len(set(rig.x.posts())) >= 12
     assert len(rig.tg.posts()) == len(set(rig.tg.posts())) >= 12
+
+
+async def test_queue_now_resends_a_parked_delivery(
+    app: Container, settings: Settings, clock: FrozenClock
+) -> None:
+    rig = Rig(app, tuned(settings, delivery={"telegram_unknown_outcome": "park"}), clock)
+    [post] = await rig.enqueue(1)
+    clock.advance(hours=2)
+    await rig.dispatcher.release_due(clock.now)
+    await _crash_after_claim(rig, "telegram:channel")
+    clock.advance(seconds=121)
+    await rig.dispatcher.tick()
+    assert await rig.post_state(post) == "sending"  # parked: waiting for the maintainer
+    await rig.app.queue.make_due(post)  # the maintainer checked the channel: resend
+    await rig.dispatcher.tick()
+    assert len(rig.tg.published) == 1 and await rig.post_state(post) == "sent"
+    from bot.services.queue import QueueError
+
+    with pytest.raises(QueueError, match="already sent"):
+        await rig.app.queue.make_due(post)
