@@ -32,7 +32,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -57,6 +57,7 @@ from bot.store.models import Post
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 TARGET_MS = 5.0
 LIMITED_MAX = 300  # at 30/s the limited Telegram run is capped to keep it ~10 s
+ISSUE_ITEMS = 20
 TELEGRAM_TOKEN = "123456789:AAHsandboxTokenForBenchmark_0123456789"
 X_KEYS = {
     "consumer_key": "bench-consumer-key",
@@ -161,35 +162,54 @@ def with_sandbox(settings: Settings, telegram_url: str, x_url: str) -> Settings:
     return settings.model_copy(update={"telegram": telegram, "twitter": twitter})
 
 
-def synthetic_issue(n: int) -> ParsedIssue:
-    items = tuple(
-        ParsedItem(
-            i,
-            "papers",
-            f"Benchmark comment {i}: sparse experts beat dense baselines.",
-            f"Paper {i}",
-            f"https://arxiv.org/abs/2601.{i:05d}",
-            f"arxiv:2601.{i:05d}",
-            "",
-            (),
-            False,
+def synthetic_issues(n: int) -> list[ParsedIssue]:
+    """N items in weekly issues of ``ISSUE_ITEMS`` (real issues carry 8-25 items)."""
+    issues = []
+    for week, first in enumerate(range(1, n + 1, ISSUE_ITEMS)):
+        last = min(n, first + ISSUE_ITEMS - 1)
+        items = tuple(
+            ParsedItem(
+                i - first + 1,
+                "papers",
+                f"Benchmark comment {i}: sparse experts beat dense baselines.",
+                f"Paper {i}",
+                f"https://arxiv.org/abs/2601.{i:05d}",
+                f"arxiv:2601.{i:05d}",
+                "",
+                (),
+                False,
+            )
+            for i in range(first, last + 1)
         )
-        for i in range(1, n + 1)
-    )
-    return ParsedIssue(
-        key="2026-W10", kind="weekly", year=2026, week=10, month=None, title="Bench issue",
-        url="https://medium.com/@bench/issue", start=date(2026, 3, 2), end=date(2026, 3, 8),
-        items=items, picks=(),
-    )  # fmt: skip
+        start = date(1990, 1, 1) + timedelta(weeks=week)
+        year, number, _ = start.isocalendar()
+        issues.append(
+            ParsedIssue(
+                key=f"{year}-W{number:02d}",
+                kind="weekly",
+                year=year,
+                week=number,
+                month=None,
+                title=f"Bench issue {week}",
+                url=f"https://medium.com/@bench/issue-{week}",
+                start=start,
+                end=start + timedelta(days=6),
+                items=items,
+                picks=(),
+            )
+        )
+    return issues
 
 
 async def release_all(app: Container, n: int, destinations: Callable[[int], list[str]]) -> int:
     """Queue N posts and release every one at once; returns the number of deliveries."""
-    async with app.sessions.begin() as session:
-        await session.run_sync(
-            archive_repo.upsert_issue, synthetic_issue(n), source="bench", digest="b", now=NOW
-        )
-    report = await app.queue.enqueue_issues(["2026-W10"])
+    issues = synthetic_issues(n)
+    for issue in issues:
+        async with app.sessions.begin() as session:
+            await session.run_sync(
+                archive_repo.upsert_issue, issue, source="bench", digest=issue.key, now=NOW
+            )
+    report = await app.queue.enqueue_issues([issue.key for issue in issues])
     total = 0
     async with app.sessions.begin() as session:
         for index, post_id in enumerate(report.papers):
@@ -302,7 +322,10 @@ async def run_all(n: int) -> list[Result]:
 
 def print_results(results: Sequence[Result], n: int) -> None:
     console = Console(width=None if sys.stdout.isatty() else 200)
-    console.print(f"dispatch benchmark: {n} posts made due at once, zero-latency fakes, SQLite")
+    console.print(
+        f"dispatch benchmark: {n} posts made due at once ({ISSUE_ITEMS} per weekly issue), "
+        "zero-latency fakes, SQLite"
+    )
     table = Table(title="one Dispatcher.tick sending every due delivery")
     for col in (
         "run", "deliveries", "sent", "deliveries/s", "per delivery", "send (HTTP)",

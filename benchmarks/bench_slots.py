@@ -4,7 +4,7 @@ simulated ticks across daylight-saving changes releases exactly one post per slo
     .venv/bin/python benchmarks/bench_slots.py           # 5 real-time slots + a cron minute,
                                                          # 52 simulated weeks
     .venv/bin/python benchmarks/bench_slots.py --quick   # 2 real-time slots, 4 simulated
-                                                         # weeks around both DST changes
+                                                         # days around each DST change
 
 (a) Real time: the worker's own scheduler (``bot.scheduler.make_scheduler`` driving
 ``bot.worker.Waker`` around a real ``Dispatcher`` on a temporary SQLite database, in-memory
@@ -89,7 +89,7 @@ def weekly_issue(year: int, week: int, n: int) -> ParsedIssue:
             "",
             (),
             False,
-        )  # fmt: skip
+        )
         for i in range(1, n + 1)
     )
     return ParsedIssue(
@@ -253,7 +253,7 @@ class SimResult:
         return max(late, default=timedelta(0))
 
 
-async def simulate(db_url: str, start: datetime, weeks: int) -> SimResult:
+async def simulate(db_url: str, start: datetime, span: timedelta) -> SimResult:
     settings = with_schedule(
         load_settings(database_url=db_url),
         timezone="Europe/Berlin",
@@ -268,7 +268,7 @@ async def simulate(db_url: str, start: datetime, weeks: int) -> SimResult:
     app = build(settings, clock)
     papers: list[datetime] = []
     digests: list[datetime] = []
-    end = start + timedelta(weeks=weeks)
+    end = start + span
     ticks = 0
     try:
         app.publishers = {"x": StampingPublisher("x"), "telegram": StampingPublisher("telegram")}
@@ -363,7 +363,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--weeks", type=int, default=52, help="simulated weeks")
     parser.add_argument("--no-cron", action="store_true", help="skip the cron-minute slot")
     parser.add_argument(
-        "--quick", action="store_true", help="2 real-time slots, 2 weeks around each DST change"
+        "--quick", action="store_true", help="2 real-time slots, 4 days around each DST change"
     )
     args = parser.parse_args(argv)
     console = Console(width=None if sys.stdout.isatty() else 200)
@@ -371,17 +371,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         count = 2 if args.quick else args.slots
         run = asyncio.run(real_time(fresh_db(tmp), count, 1.5, not (args.quick or args.no_cron)))
     print_real(console, run)
-    if args.quick:  # Mondays before each 2026 change: the last Sundays of March and October
+    if args.quick:  # Friday to Tuesday around each 2026 change (the last Sundays of Mar/Oct)
         windows = [
-            (datetime(2026, 3, 23, tzinfo=BERLIN), 2),
-            (datetime(2026, 10, 19, tzinfo=BERLIN), 2),
+            (datetime(2026, 3, 27, tzinfo=BERLIN), timedelta(days=4)),
+            (datetime(2026, 10, 23, tzinfo=BERLIN), timedelta(days=4)),
         ]
     else:
-        windows = [(datetime(2026, 1, 5, tzinfo=BERLIN), args.weeks)]
+        windows = [(datetime(2026, 1, 5, tzinfo=BERLIN), timedelta(weeks=args.weeks))]
     results = []
-    for start, weeks in windows:
+    for start, span in windows:
         with tempfile.TemporaryDirectory(prefix="bench-slots-") as tmp:
-            results.append(asyncio.run(simulate(fresh_db(tmp), start.astimezone(UTC), weeks)))
+            results.append(asyncio.run(simulate(fresh_db(tmp), start.astimezone(UTC), span)))
     print_sim(console, results)
     return 0
 

@@ -1,8 +1,10 @@
 """Search queries built from user text: never FTS syntax, always a safe, bounded query.
 
-Two indexes serve search (see ``bot.store.fts``): a trigram index for terms of three or more
-characters (substring matching in any script), and a "short" index holding CJK unigrams and
-bigrams plus whole words, for one- and two-character terms such as 剪枝 or AI.
+Two indexes serve search (see ``bot.store.fts``). The word index answers every query: CJK runs
+are stored as unigrams then bigrams (so 剪 and 剪枝 are tokens, and 剪枝方法 is the phrase of
+its consecutive bigrams), other words whole (queried as prefixes: transform finds
+transformers). The trigram index adds substring matches inside words (gan in BigGAN) when
+the word index finds fewer results than asked for.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ _WORD = re.compile(rf"[^\W{_CJK}]+")
 _SEGMENT = re.compile(rf"[{_CJK}]+|[^\W{_CJK}]+")
 _SPLIT = re.compile(rf"([{_CJK}]+)|([^\W{_CJK}]+)")
 
-Mode = Literal["trigram", "short", "empty"]
+Mode = Literal["words", "empty"]
 
 
 class QueryTooLong(ValueError):
@@ -42,7 +44,8 @@ class FtsQuery:
     text: str  # the user's text, stripped
     terms: tuple[str, ...]  # the words to highlight
     mode: Mode
-    match: str  # FTS5 expression ("" when mode == "empty")
+    match: str  # FTS5 expression for the word index ("" when mode == "empty")
+    trigram: str | None = None  # FTS5 expression for the trigram index (terms of 3+ chars)
 
 
 def _quote(token: str) -> str:
@@ -79,7 +82,7 @@ def _short_term(term: str) -> list[str]:
         segment = match.group()
         if _CJK_RUN.fullmatch(segment):
             grams = [segment] if len(segment) <= 2 else cjk_tokens(segment)[len(segment) :]
-            parts.extend(_quote(g) for g in grams)
+            parts.append(_quote(" ".join(grams)))  # consecutive bigrams: an exact phrase
         else:
             parts.append(_quote(segment.lower()) + "*")
     return parts
@@ -93,10 +96,9 @@ def build_query(raw: str, max_chars: int) -> FtsQuery:
     terms = tuple(dict.fromkeys(t for t in text.split(" ") if _SEGMENT.search(t)))[:MAX_TERMS]
     if not terms:
         return FtsQuery(text, (), "empty", "")
-    if all(len(t) >= 3 for t in terms):
-        return FtsQuery(text, terms, "trigram", " AND ".join(_quote(t) for t in terms))
-    parts = [p for t in terms for p in _short_term(t)]
-    return FtsQuery(text, terms, "short", " AND ".join(parts))
+    words = " AND ".join(p for t in terms for p in _short_term(t))
+    trigram = " AND ".join(_quote(t) for t in terms) if all(len(t) >= 3 for t in terms) else None
+    return FtsQuery(text, terms, "words", words, trigram)
 
 
 def make_snippet(text: str, terms: tuple[str, ...], width: int = 120) -> str:

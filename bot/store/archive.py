@@ -108,10 +108,22 @@ def _index_short(session: Session, ids: list[int], items: tuple[ParsedItem, ...]
     if session.get_bind().dialect.name != "sqlite":
         return
     rows = [
-        {"rowid": item_id, "body": short_index_text(it.headline, it.title, it.summary)}
+        {
+            "rowid": item_id,
+            "headline": short_index_text(it.headline),
+            "title": short_index_text(it.title),
+            "summary": short_index_text(it.summary),
+            "url": short_index_text(it.url),
+        }
         for item_id, it in zip(ids, items, strict=True)
     ]
-    session.execute(text("INSERT INTO items_short(rowid, body) VALUES (:rowid, :body)"), rows)
+    session.execute(
+        text(
+            "INSERT INTO items_short(rowid, headline, title, summary, url) "
+            "VALUES (:rowid, :headline, :title, :summary, :url)"
+        ),
+        rows,
+    )
 
 
 async def keys_with_content(session: AsyncSession, digests: set[str]) -> dict[str, str]:
@@ -238,17 +250,26 @@ def _filter_sql(filters: SearchFilters) -> tuple[str, str, dict[str, object]]:
 async def _fts_ranked_ids(
     session: AsyncSession, query: FtsQuery, filters: SearchFilters, limit: int
 ) -> list[int]:
-    """Two phases keep common terms cheap: bm25 over a bounded set of the newest matches
-    (ids and scores only), then the caller loads just the top rows."""
-    table = "items_fts" if query.mode == "trigram" else "items_short"
-    weights = ", 4.0, 3.0, 1.0, 0.5" if query.mode == "trigram" else ""
+    """The word index first; the trigram index only tops up with in-word substring matches."""
+    ranked = await _fts_top(session, "items_short", query.match, filters, limit)
+    if len(ranked) < limit and query.trigram:
+        more = await _fts_top(session, "items_fts", query.trigram, filters, limit)
+        ranked += [i for i in more if i not in ranked][: limit - len(ranked)]
+    return ranked
+
+
+async def _fts_top(
+    session: AsyncSession, table: str, match: str, filters: SearchFilters, limit: int
+) -> list[int]:
+    """bm25 over a bounded set of the newest matches (ids and scores only); the caller then
+    loads just the top rows. Column weights: headline 4, title 3, summary 1, link 0.5."""
     joins, where, params = _filter_sql(filters) if _has_filters(filters) else ("", "", {})
     sql = (
-        f"SELECT item_id FROM (SELECT f.rowid AS item_id, bm25({table}{weights}) AS score "
-        f"FROM {table} f{joins} WHERE {table} MATCH :match{where} "
+        f"SELECT item_id FROM (SELECT f.rowid AS item_id, bm25({table}, 4.0, 3.0, 1.0, 0.5) "
+        f"AS score FROM {table} f{joins} WHERE {table} MATCH :match{where} "
         "ORDER BY f.rowid DESC LIMIT :cap) ORDER BY score, item_id DESC LIMIT :limit"
     )
-    params |= {"match": query.match, "cap": RANK_CANDIDATES, "limit": limit}
+    params |= {"match": match, "cap": RANK_CANDIDATES, "limit": limit}
     return list((await session.scalars(text(sql), params)).all())
 
 

@@ -1,9 +1,9 @@
 """Names of the SQLite FTS5 search tables (created by the migrations, not by the models).
 
-``items_fts`` uses the trigram tokenizer over headline, title, summary and link (substring
-matching for queries of three or more characters). ``items_short`` uses unicode61 over a
-pre-tokenized copy (CJK unigrams and bigrams, whole Latin words) so one- and two-character
-queries such as 剪枝 or AI are found through an index, not a table scan.
+``items_short`` (the word index) uses unicode61 over a pre-tokenized copy of headline, title,
+summary and link: CJK runs as unigrams then bigrams, other words whole. Every query is answered
+from it, one- and two-character ones (剪枝, AI) included. ``items_fts`` uses the trigram
+tokenizer over the items table itself, for substring matches inside words.
 """
 
 from __future__ import annotations

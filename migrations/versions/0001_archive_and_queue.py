@@ -11,7 +11,7 @@ from alembic import op
 
 # Search (SQLite only; PostgreSQL searches with its own functions behind the same repository call).
 # items_fts: trigram index over the items table itself (external content, kept in sync by triggers).
-# items_short: CJK unigrams/bigrams and whole words, written by the repository, for 1-2 char queries.
+# items_short: the word index (CJK unigrams then bigrams, whole words), written by the repository.
 SQLITE_SEARCH_UP = (
     """CREATE VIRTUAL TABLE items_fts USING fts5(
         headline, title, summary, url, content='items', content_rowid='id', tokenize='trigram')""",
@@ -30,7 +30,8 @@ SQLITE_SEARCH_UP = (
         INSERT INTO items_fts(rowid, headline, title, summary, url)
         VALUES (new.id, new.headline, new.title, new.summary, new.url);
     END""",
-    "CREATE VIRTUAL TABLE items_short USING fts5(body, tokenize='unicode61 remove_diacritics 2')",
+    """CREATE VIRTUAL TABLE items_short USING fts5(
+        headline, title, summary, url, tokenize='unicode61 remove_diacritics 2')""",
     # fewer incremental merges while importing (measured: -45% index time for 260 digests)
     "INSERT INTO items_fts(items_fts, rank) VALUES ('automerge', 16)",
     "INSERT INTO items_short(items_short, rank) VALUES ('automerge', 16)",

@@ -124,6 +124,8 @@ async def test_same_paper_in_two_issues_is_one_paper(app: Container) -> None:
         ("AI", "AI helps judges"),  # two Latin letters
         ("biggan", "使用小波变换减小 BigGAN 的大小"),
         ("2009.05697", "通过将过滤器分成块来修剪"),  # the link is indexed too
+        ("iggan", "使用小波变换减小 BigGAN 的大小"),  # inside a word: the trigram fallback
+        ("小波变换减小", "使用小波变换减小 BigGAN 的大小"),  # a long CJK phrase (bigram phrase)
     ],
 )
 async def test_search_finds_chinese_and_english(app: Container, query: str, headline: str) -> None:
