@@ -141,6 +141,10 @@ class Result:
         return (self.seconds - sum(self.timings.sends)) / max(1, self.deliveries) * 1000
 
 
+def unlimited_limiter(max_retries: int = 0) -> AIORateLimiter:
+    return AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=max_retries)
+
+
 def make_settings(db_url: str, n: int) -> Settings:
     settings = load_settings(database_url=db_url)
     twitter = settings.twitter.model_copy(
@@ -237,11 +241,9 @@ async def run_case(
         epoch = lambda: clock().timestamp()  # noqa: E731
         tg_state = TelegramState(clock=epoch, wall_clock=epoch, limits_enabled=False)
         x_state = XState(clock=epoch, limits_enabled=False)
-        original = bot.app.AIORateLimiter
-        if not limiter:
-            bot.app.AIORateLimiter = lambda max_retries=0: AIORateLimiter(  # type: ignore[misc]
-                overall_max_rate=0, group_max_rate=0, max_retries=max_retries
-            )
+        original = getattr(bot.app, "AIORateLimiter")  # noqa: B009
+        if not limiter:  # what connect_publishers builds, with the wall-clock limits lifted
+            setattr(bot.app, "AIORateLimiter", unlimited_limiter)  # noqa: B010
         try:
             async with (
                 running(make_telegram_app(tg_state)) as tg_url,
@@ -253,7 +255,7 @@ async def run_case(
                 finally:
                     await app.aclose()
         finally:
-            bot.app.AIORateLimiter = original  # type: ignore[misc]
+            setattr(bot.app, "AIORateLimiter", original)  # noqa: B010
 
 
 async def measure(
@@ -273,16 +275,22 @@ async def measure(
     names = sorted({d for i in range(3) for d in destinations(i)})
     app.destinations = names
     dispatcher = app.dispatcher()
-    originals = (repo.claim, repo.finish_delivery, dispatch_module.compose_post)
-    repo.claim = timings.timed(timings.claims, repo.claim)  # type: ignore[assignment]
-    repo.finish_delivery = timings.timed(timings.marks, repo.finish_delivery)  # type: ignore[assignment]
-    dispatch_module.compose_post = timings.timed(timings.composes, dispatch_module.compose_post)  # type: ignore[assignment]
+    # time the claim and mark statements and composing where the dispatcher looks them up
+    patches: dict[tuple[object, str], list[float]] = {
+        (repo, "claim"): timings.claims,
+        (repo, "finish_delivery"): timings.marks,
+        (dispatch_module, "compose_post"): timings.composes,
+    }
+    originals = {key: getattr(*key) for key in patches}
+    for (module, name), bucket in patches.items():
+        setattr(module, name, timings.timed(bucket, getattr(module, name)))
     try:
         started = time.perf_counter()
         report = await dispatcher.tick()
         seconds = time.perf_counter() - started
     finally:
-        repo.claim, repo.finish_delivery, dispatch_module.compose_post = originals  # type: ignore[assignment]
+        for (module, name), original in originals.items():
+            setattr(module, name, original)
     if report.failed or report.retrying:
         print(
             f"  {label}: {len(report.failed)} failed, {len(report.retrying)} retrying", flush=True

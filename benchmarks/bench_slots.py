@@ -184,7 +184,11 @@ async def real_time(db_url: str, count: int, lead: float, cron: bool) -> RealRun
                 seen = len(wakes)
                 deadline = time.monotonic() + (at - datetime.now(UTC)).total_seconds() + 30
                 post = ids[index]
-                await _wait(lambda p=post: p in x.stamps and p in tg.stamps, deadline)
+
+                def delivered(post: int = post) -> bool:
+                    return post in x.stamps and post in tg.stamps
+
+                await _wait(delivered, deadline)
                 late = [w for w in wakes[seen:] if w >= at.timestamp() - 0.5]
                 record.wake = late[0] if late else None
                 record.release = max(x.stamps.get(post, 0), tg.stamps.get(post, 0)) or None

@@ -20,15 +20,20 @@ def make_scheduler(settings: Settings, wake: Job) -> AsyncIOScheduler:
     schedule = settings.schedule
     tz = ZoneInfo(schedule.timezone)
     scheduler = AsyncIOScheduler(timezone=tz)
+
+    async def wake_job() -> None:
+        # APScheduler awaits coroutine *functions* only; any awaitable callable is wrapped
+        await wake()
+
     defaults = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
     days = ",".join(schedule.days)
     for at in schedule.slots:
         hour, minute = at.split(":")
         trigger = CronTrigger(day_of_week=days, hour=hour, minute=minute, timezone=tz)
-        scheduler.add_job(wake, trigger, id=f"slot-{at}", **defaults)
+        scheduler.add_job(wake_job, trigger, id=f"slot-{at}", **defaults)
     hour, minute = schedule.weekly_time.split(":")
     weekly = CronTrigger(day_of_week=schedule.weekly_day, hour=hour, minute=minute, timezone=tz)
-    scheduler.add_job(wake, weekly, id="weekly-digest", **defaults)
+    scheduler.add_job(wake_job, weekly, id="weekly-digest", **defaults)
     poll = IntervalTrigger(seconds=settings.delivery.poll_seconds, timezone=tz)
-    scheduler.add_job(wake, poll, id="poll", **defaults)
+    scheduler.add_job(wake_job, poll, id="poll", **defaults)
     return scheduler

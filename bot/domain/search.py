@@ -101,27 +101,40 @@ def build_query(raw: str, max_chars: int) -> FtsQuery:
     return FtsQuery(text, terms, "words", words, trigram)
 
 
+class Highlighter:
+    """Finds a query's terms in text (case-insensitive) and cuts « »-highlighted snippets."""
+
+    def __init__(self, terms: tuple[str, ...], width: int = 120) -> None:
+        pieces = sorted(
+            {re.escape(m.group()) for t in terms for m in _SEGMENT.finditer(t)},
+            key=len,
+            reverse=True,
+        )
+        self._pattern = re.compile("|".join(pieces), re.IGNORECASE) if pieces else None
+        self._width = width
+
+    def matches(self, text: str | None) -> bool:
+        return bool(text and self._pattern and self._pattern.search(text))
+
+    def snippet(self, text: str) -> str:
+        """A window of ``text`` around the first match, matches wrapped in « »."""
+        if not text:
+            return ""
+        first = self._pattern.search(text) if self._pattern else None
+        start = 0 if first is None else max(0, first.start() - self._width // 3)
+        end = min(len(text), start + self._width)
+        window = text[start:end]
+        if self._pattern is not None:
+            window = self._pattern.sub(lambda m: f"«{m.group()}»", window)
+        return ("…" if start > 0 else "") + window + ("…" if end < len(text) else "")
+
+    def best_snippet(self, *fields: str | None) -> str:
+        """The snippet of the first field that contains a match, else of the first field."""
+        present = [f for f in fields if f]
+        if not present:
+            return ""
+        return self.snippet(next((f for f in present if self.matches(f)), present[0]))
+
+
 def make_snippet(text: str, terms: tuple[str, ...], width: int = 120) -> str:
-    """A window of ``text`` around the first matching term, matches wrapped in « »."""
-    if not text:
-        return ""
-    needles = [t for t in terms if t]
-    pattern = _highlight_pattern(needles)
-    first = pattern.search(text) if pattern else None
-    start = 0 if first is None else max(0, first.start() - width // 3)
-    end = min(len(text), start + width)
-    window = text[start:end]
-    if pattern is not None:
-        window = pattern.sub(lambda m: f"«{m.group()}»", window)
-    return ("…" if start > 0 else "") + window + ("…" if end < len(text) else "")
-
-
-def _highlight_pattern(terms: list[str]) -> re.Pattern[str] | None:
-    pieces: list[str] = []
-    for term in terms:
-        for match in _SEGMENT.finditer(term):
-            pieces.append(re.escape(match.group()))
-    if not pieces:
-        return None
-    pieces.sort(key=len, reverse=True)
-    return re.compile("|".join(pieces), re.IGNORECASE)
+    return Highlighter(terms, width).snippet(text)

@@ -3,6 +3,9 @@ plus our own per-chat pacing, which answers "wait N seconds" instead of sleeping
 
 from __future__ import annotations
 
+import warnings
+
+import httpx
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import (
@@ -14,6 +17,7 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
+from telegram.warnings import PTBDeprecationWarning
 
 from bot.clock import Clock
 from bot.domain.retry import ChatPacer
@@ -76,7 +80,7 @@ class TelegramPublisher:
                 reply_markup=reply_markup(message),
             )
         except RetryAfter as exc:
-            raise RateLimited(exc.message, _seconds(exc.retry_after)) from None
+            raise RateLimited(exc.message, _retry_after(exc)) from None
         except ChatMigrated as exc:
             raise Migrated(exc.message, exc.new_chat_id) from None
         except Forbidden as exc:
@@ -86,9 +90,9 @@ class TelegramPublisher:
                 raise Unreachable(exc.message) from None
             raise Permanent(exc.message) from None
         except TimedOut as exc:
-            raise Transient(f"timed out: {exc.message}", maybe_sent=True) from None
+            raise Transient(f"timed out: {exc.message}", maybe_sent=_reached(exc)) from None
         except NetworkError as exc:
-            raise Transient(exc.message, maybe_sent=True) from None
+            raise Transient(exc.message, maybe_sent=_reached(exc)) from None
         except TelegramError as exc:
             raise Permanent(exc.message) from None
         return Sent(str(sent.message_id))
@@ -97,6 +101,15 @@ class TelegramPublisher:
         return None
 
 
-def _seconds(value: object) -> float:
+def _reached(exc: TelegramError) -> bool:
+    """False when the request certainly never reached Telegram (no connection was made)."""
+    never_sent = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+    return not isinstance(exc.__cause__, never_sent)
+
+
+def _retry_after(exc: RetryAfter) -> float:
+    with warnings.catch_warnings():  # PTB 22 warns that the type becomes timedelta later
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value: object = exc.retry_after
     total = getattr(value, "total_seconds", None)
     return float(total()) if callable(total) else float(value)  # type: ignore[arg-type]

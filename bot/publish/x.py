@@ -54,6 +54,8 @@ class XPublisher:
             raise Transient(_message(exc)) from None
         except tweepy.HTTPException as exc:  # 400, 401, 404 ...: the post or the keys are wrong
             raise Permanent(_message(exc)) from None
+        except requests.ConnectTimeout:
+            raise Transient("connect timed out", maybe_sent=False) from None
         except requests.Timeout as exc:
             raise Transient(f"timed out: {exc}", maybe_sent=True) from None
         except requests.RequestException as exc:

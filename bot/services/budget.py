@@ -56,7 +56,8 @@ class XBudget:
 
     async def check(self, session: AsyncSession, x_text: str, now: datetime) -> Verdict:
         day_start = _local_midnight(now, self._tz)
-        posts_today, _ = await repo.x_sent_since(session, day_start)
+        month_start = _local_midnight(now, self._tz, month=True)
+        posts_today, spent = await repo.x_usage(session, day_start, month_start)
         if posts_today >= self._tw.daily_cap:
             resume = _local_midnight(now, self._tz, days=1)
             return Verdict(
@@ -66,8 +67,6 @@ class XBudget:
                 f"X posts wait until {resume.astimezone(self._tz):%Y-%m-%d %H:%M %Z}",
                 f"alert:x-cap:{day_start.date()}",
             )
-        month_start = _local_midnight(now, self._tz, month=True)
-        _, spent = await repo.x_sent_since(session, month_start)
         cost = self.cost(x_text)
         if spent + cost > self._tw.monthly_budget_usd + 1e-9:
             resume = _next_month(now, self._tz)

@@ -14,19 +14,24 @@ from bot.store.models import Issue, Item, Post
 
 
 async def compose_post(session: AsyncSession, post_id: int, settings: Settings) -> Outgoing | None:
+    """Load just what the rendering needs (post, paper id, issue URL or the picks)."""
     post = await session.scalar(
         select(Post).where(Post.id == post_id).options(selectinload(Post.paper))
     )
     if post is None:
         return None
-    issue = None
-    if post.issue_id is not None:
-        issue = await session.scalar(
-            select(Issue).where(Issue.id == post.issue_id).options(selectinload(Issue.items))
-        )
     if post.kind == "digest":
-        picks = [it for it in issue.items if it.pick] if issue else []
+        picks = list(
+            await session.scalars(
+                select(Item)
+                .where(Item.issue_id == post.issue_id, Item.pick.is_(True))
+                .order_by(Item.position)
+            )
+        )
         return render_digest(post_id, post.text, post.url or "", picks, settings)
+    digest_url = None
+    if post.issue_id is not None:
+        digest_url = await session.scalar(select(Issue.url).where(Issue.id == post.issue_id))
     identity = post.paper.identity if post.paper else None
     tg = settings.telegram
     return Outgoing(
@@ -39,7 +44,7 @@ async def compose_post(session: AsyncSession, post_id: int, settings: Settings) 
             title=post.title,
             url=post.url,
             paper=identity,
-            digest_url=issue.url if issue else None,
+            digest_url=digest_url,
             buttons=tg.buttons,
             preview=tg.link_preview,
         ),

@@ -131,12 +131,14 @@ class Dispatcher:
 
     async def deliver_due(self, now: datetime, report: TickReport) -> None:
         tried: set[int] = set()
+        composed: dict[int, Outgoing | None] = {}
+        async with self._sessions() as session:
+            paused = set(await self._paused_platforms(session, now))
         for _ in range(MAX_ROUNDS):
             if self._stopping:
                 return
             async with self._sessions() as session:
-                paused = await self._paused_platforms(session, now)
-                rows = await repo.due_deliveries(session, now, skip_prefixes=paused)
+                rows = await repo.due_deliveries(session, now, skip_prefixes=sorted(paused))
             rows = [r for r in rows if r.id not in tried]
             if not rows:
                 return
@@ -144,9 +146,8 @@ class Dispatcher:
                 tried.add(row.id)
                 if self._stopping:
                     return
-                if platform(row.destination) in await self._paused_now(now):
-                    continue
-                await self._deliver(row, now, report)
+                if platform(row.destination) not in paused:
+                    await self._deliver(row, now, report, paused, composed)
 
     async def _paused_platforms(self, session: AsyncSession, now: datetime) -> list[str]:
         paused = []
@@ -156,18 +157,23 @@ class Dispatcher:
                 paused.append(name)
         return paused
 
-    async def _paused_now(self, now: datetime) -> list[str]:
-        async with self._sessions() as session:
-            return await self._paused_platforms(session, now)
-
-    async def _deliver(self, row: Delivery, now: datetime, report: TickReport) -> None:
+    async def _deliver(
+        self,
+        row: Delivery,
+        now: datetime,
+        report: TickReport,
+        paused: set[str],
+        composed: dict[int, Outgoing | None],
+    ) -> None:
         name = platform(row.destination)
         publisher = self._publishers.get(name)
         if publisher is None:
             await self._fail(row, now, "dead", f"no publisher for {row.destination}", report)
             return
-        async with self._sessions() as session:
-            outgoing = await compose_post(session, row.post_id, self._settings)
+        if row.post_id not in composed:
+            async with self._sessions() as session:
+                composed[row.post_id] = await compose_post(session, row.post_id, self._settings)
+        outgoing = composed[row.post_id]
         if outgoing is None:
             await self._fail(row, now, "cancelled", "the post no longer exists", report)
             return
@@ -183,6 +189,8 @@ class Dispatcher:
         try:
             result = await publisher.send(row.destination, outgoing)
         except PublishError as exc:
+            if isinstance(exc, RateLimited):
+                paused.add(name)
             await self._on_error(row, exc, now, report)
             return
         except Exception as exc:  # an adapter bug must not lose the post: retry, then dead-letter
@@ -281,6 +289,11 @@ class Dispatcher:
             )
             return
         if isinstance(exc, Transient):
+            if exc.maybe_sent and name == "telegram":
+                # the message may have arrived: the unknown-outcome policy decides
+                if not await self._may_resend(row, now, report):
+                    return
+                row.duplicates += 1
             await self._retry(row, message, now, report)
             return
         kind = "unreachable" if isinstance(exc, Unreachable) else "rejected"

@@ -18,7 +18,7 @@ from bot.domain.model import (
     SearchHit,
     Section,
 )
-from bot.domain.search import FtsQuery, make_snippet, short_index_text
+from bot.domain.search import FtsQuery, Highlighter, short_index_text
 from bot.store.models import Issue, Item, Paper
 
 
@@ -222,13 +222,36 @@ async def search_items(
     if not ranked:
         return []
     rows = await session.execute(
-        select(Item, Issue.key, Paper.identity)
+        select(
+            Item.id,
+            Item.section,
+            Item.headline,
+            Item.title,
+            Item.url,
+            Item.summary,
+            Item.pick,
+            Issue.key,
+            Paper.identity,
+        )
         .join(Issue, Issue.id == Item.issue_id)
         .outerjoin(Paper, Paper.id == Item.paper_id)
         .where(Item.id.in_(ranked))
     )
-    by_id = {item.id: (item, key, paper) for item, key, paper in rows}
-    return [_hit(*by_id[i], query) for i in ranked if i in by_id]
+    by_id = {row.id: row for row in rows}
+    marker = Highlighter(query.terms)
+    return [
+        SearchHit(
+            issue=row.key,
+            section=cast(Section, row.section),
+            headline=row.headline,
+            title=row.title,
+            url=row.url,
+            paper=row.identity,
+            snippet=marker.best_snippet(row.summary, row.title, row.headline),
+            pick=row.pick,
+        )
+        for row in (by_id[i] for i in ranked if i in by_id)
+    ]
 
 
 def _filter_sql(filters: SearchFilters) -> tuple[str, str, dict[str, object]]:
@@ -299,21 +322,3 @@ async def _like_ranked_ids(
     headline_first = Item.headline.ilike(like[0]).desc()
     stmt = stmt.order_by(headline_first, Issue.start_date.desc(), Item.position).limit(limit)
     return list((await session.scalars(stmt)).all())
-
-
-def _hit(item: Item, key: str, paper: str | None, query: FtsQuery) -> SearchHit:
-    source = item.summary or item.title or item.headline
-    for field in (item.headline, item.title or "", item.summary):
-        if make_snippet(field, query.terms, 10**6) != field:
-            source = field if field is not item.headline else source
-            break
-    return SearchHit(
-        issue=key,
-        section=cast(Section, item.section),
-        headline=item.headline,
-        title=item.title,
-        url=item.url,
-        paper=paper,
-        snippet=make_snippet(source, query.terms),
-        pick=item.pick,
-    )

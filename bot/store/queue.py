@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Update, and_, delete, func, or_, select, update
+from sqlalchemy import Update, and_, case, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -216,11 +216,16 @@ async def settle_posts(session: AsyncSession, now: datetime) -> list[int]:
     return settled
 
 
-async def x_sent_since(session: AsyncSession, since: datetime) -> tuple[int, float]:
-    """(posts, dollars) sent to X since ``since``."""
+async def x_usage(
+    session: AsyncSession, day_start: datetime, month_start: datetime
+) -> tuple[int, float]:
+    """(posts sent to X since ``day_start``, dollars spent on X since ``month_start``)."""
+    since = min(day_start, month_start)
+    today = func.sum(case((Delivery.sent_at >= day_start, 1), else_=0))
+    month = func.sum(case((Delivery.sent_at >= month_start, Delivery.cost_usd), else_=0.0))
     row = (
         await session.execute(
-            select(func.count(), func.coalesce(func.sum(Delivery.cost_usd), 0.0)).where(
+            select(func.coalesce(today, 0), func.coalesce(month, 0.0)).where(
                 Delivery.destination == "x", Delivery.state == "sent", Delivery.sent_at >= since
             )
         )

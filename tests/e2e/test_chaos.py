@@ -141,11 +141,6 @@ async def test_chaos_every_delivery_is_final_and_nothing_is_lost(
 
 @pytest.mark.slow
 @pytest.mark.usefixtures("lift_ptb_limiter")
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot bug: Dispatcher._on_error ignores Transient.maybe_sent, so a Telegram send "
-    "whose answer was lost is resent as a plain retry: a second copy, duplicates stays 0",
-)
 async def test_chaos_telegram_copies_are_accounted_in_the_ledger(
     settings: Settings, clock: FrozenClock
 ) -> None:
@@ -162,10 +157,6 @@ async def test_chaos_telegram_copies_are_accounted_in_the_ledger(
 
 
 @pytest.mark.usefixtures("lift_ptb_limiter")
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot bug: a maybe-sent Telegram failure skips telegram_unknown_outcome ('park')",
-)
 async def test_a_lost_telegram_answer_follows_the_unknown_outcome_policy(
     settings: Settings, clock: FrozenClock
 ) -> None:

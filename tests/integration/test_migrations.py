@@ -72,3 +72,31 @@ def test_postgres_migrations_match_models(pg_url: str) -> None:
     report = check(pg_url)
     assert report.ok, report.differences
     assert schema_revision(pg_url) == ("0001", "0001")
+
+
+@pytest.mark.postgres
+async def test_archive_and_search_work_on_postgres(pg_url: str) -> None:
+    from datetime import UTC, datetime
+
+    from bot.app import build
+    from bot.clock import FrozenClock
+    from bot.config import load_settings
+    from tests.builders import item, store, weekly
+
+    upgrade(pg_url)
+    app = build(load_settings(database_url=pg_url), FrozenClock(datetime(2026, 3, 2, tzinfo=UTC)))
+    try:
+        await store(app, weekly("2026-W10", [
+            item(1, "使用小波变换减小模型", arxiv="2601.00001", pick=True),
+            item(2, "Transformers for tables", arxiv="2601.00002", section="articles"),
+        ]))
+        assert [h.headline for h in (await app.archive.search("小波")).hits] == [
+            "使用小波变换减小模型"]
+        assert [h.paper for h in (await app.archive.search("transformer")).hits] == [
+            "arxiv:2601.00002"]
+        assert (await app.archive.search('"; DROP TABLE items; --')).hits == []
+        assert [i.key for i in await app.archive.issues()] == ["2026-W10"]
+        report = await app.queue.enqueue_issues(["2026-W10"])
+        assert len(report.papers) == 2 and len(report.digests) == 1
+    finally:
+        await app.aclose()

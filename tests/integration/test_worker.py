@@ -1,0 +1,79 @@
+"""``digestbot run`` as a real process: catches up on due posts, stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.app import build
+from bot.clock import FrozenClock
+from bot.config import load_settings
+from bot.sandbox import ServerThread, TelegramState, XState, make_telegram_app, make_x_app
+from tests.builders import item, store, weekly
+from tests.integration.conftest import TELEGRAM_TOKEN, X_KEYS
+
+pytestmark = pytest.mark.slow
+
+
+def wait_for(condition: Callable[[], bool], deadline: float = 60.0) -> bool:
+    """Poll an observable condition (not a timing assumption), bounded."""
+    end = time.monotonic() + deadline
+    while not condition():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+async def _prepare(db_url: str) -> None:
+    # queued a week ago: every slot is in the past for the real clock
+    app = build(load_settings(database_url=db_url), FrozenClock(datetime(2026, 1, 5, tzinfo=UTC)))
+    try:
+        items = [item(i, f"Worker comment {i}.", arxiv=f"2601.{i:05d}") for i in (1, 2, 3)]
+        await store(app, weekly("2026-W02", items))
+        await app.queue.enqueue_issues(["2026-W02"])
+    finally:
+        await app.aclose()
+
+
+async def test_run_publishes_due_post_and_stops_on_sigterm(db_url: str, tmp_path: Path) -> None:
+    await _prepare(db_url)
+    tg, xs = TelegramState(), XState(**X_KEYS)
+    with ServerThread(make_telegram_app(tg)) as tg_url, ServerThread(make_x_app(xs)) as x_url:
+        env = {
+            **os.environ,
+            "DIGESTBOT_DATABASE_URL": db_url,
+            "DIGESTBOT_TELEGRAM__TOKEN": TELEGRAM_TOKEN,
+            "DIGESTBOT_TELEGRAM__API_BASE_URL": tg_url,
+            "DIGESTBOT_TELEGRAM__CHANNEL_ID": "@worker_test",
+            "DIGESTBOT_TWITTER__API_BASE_URL": x_url,
+            **{f"DIGESTBOT_TWITTER__{k.upper()}": v for k, v in X_KEYS.items()},
+        }
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run"], env=env, cwd=tmp_path,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        try:
+            wait_for(lambda: len(xs.posts) >= 2 and len(tg.sent) >= 2)
+            proc.send_signal(signal.SIGTERM)
+            output, _ = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert len(xs.posts) >= 2 and len(tg.sent) >= 2, output
+    assert proc.returncode == 0, output
+    assert "worker stopped" in output
+    assert TELEGRAM_TOKEN not in output  # the token never reaches the log
+    # missed slots do not flood: one paper post (and the overdue digest) on catch-up
+    texts = sorted(p.text for p in xs.posts)
+    assert texts[0].startswith("ML news 2026-W02") and "https://medium.com/" in texts[0]
+    assert texts[1:] == ["Worker comment 1. arXiv:2601.00001"]
+    assert len(tg.sent) == 2 and tg.rejected == []
