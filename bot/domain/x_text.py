@@ -18,6 +18,7 @@ import re
 import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Final, Literal
 
 from twitter_text import extract_emojis_with_indices, extract_urls_with_indices, parse_tweet
@@ -68,6 +69,16 @@ _URL_PUNCTUATION: Final = frozenset("-._~:/?#[]@!$&'()*+,;=%|")
 
 def weighted_length(text: str) -> int:
     """twitter-text v3 weighted length (URLs 23, emoji 2, CJK 2, most Latin 1)."""
+    if len(text) <= _MEMO_MAX_CHARS:  # tweet-sized texts are measured often: remember them
+        return _weighted_length_memo(text)
+    return int(parse_tweet(text, _OPTIONS).weightedLength)
+
+
+_MEMO_MAX_CHARS: Final = 1120
+
+
+@lru_cache(maxsize=4096)
+def _weighted_length_memo(text: str) -> int:
     return int(parse_tweet(text, _OPTIONS).weightedLength)
 
 
@@ -336,6 +347,8 @@ def truncate_for_x(text: str, budget: int) -> str:
     """
     if budget <= 0:
         return ""
+    if len(text) <= _MEMO_MAX_CHARS and weighted_length(text) <= budget:
+        return text  # the common case: it fits, no need to scan
     normalized = _normalize(text)
     atoms, complete = _scan(normalized, budget * _SCALE)
     if complete and weighted_length(text) <= budget:

@@ -14,6 +14,21 @@ from bot.domain.x_text import contains_url
 from bot.store import queue as repo
 
 
+@dataclass(slots=True)
+class Usage:
+    """X posts today and dollars this month (the author's day and month), kept up to date
+    in memory during one dispatcher tick after a single query."""
+
+    day_start: datetime
+    month_start: datetime
+    posts_today: int
+    spent_month: float
+
+    def add(self, cost: float) -> None:
+        self.posts_today += 1
+        self.spent_month += cost
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     allowed: bool
@@ -54,28 +69,31 @@ class XBudget:
             with_url=self._tw.cost_per_post_with_url_usd,
         )
 
-    async def check(self, session: AsyncSession, x_text: str, now: datetime) -> Verdict:
+    async def usage(self, session: AsyncSession, now: datetime) -> Usage:
         day_start = _local_midnight(now, self._tz)
         month_start = _local_midnight(now, self._tz, month=True)
-        posts_today, spent = await repo.x_usage(session, day_start, month_start)
-        if posts_today >= self._tw.daily_cap:
+        posts, spent = await repo.x_usage(session, day_start, month_start)
+        return Usage(day_start, month_start, posts, spent)
+
+    def check(self, usage: Usage, x_text: str, now: datetime) -> Verdict:
+        if usage.posts_today >= self._tw.daily_cap:
             resume = _local_midnight(now, self._tz, days=1)
             return Verdict(
                 False,
                 resume,
-                f"X daily cap reached ({posts_today}/{self._tw.daily_cap} posts today); "
+                f"X daily cap reached ({usage.posts_today}/{self._tw.daily_cap} posts today); "
                 f"X posts wait until {resume.astimezone(self._tz):%Y-%m-%d %H:%M %Z}",
-                f"alert:x-cap:{day_start.date()}",
+                f"alert:x-cap:{usage.day_start.date()}",
             )
         cost = self.cost(x_text)
-        if spent + cost > self._tw.monthly_budget_usd + 1e-9:
+        if usage.spent_month + cost > self._tw.monthly_budget_usd + 1e-9:
             resume = _next_month(now, self._tz)
             return Verdict(
                 False,
                 resume,
-                f"X monthly budget reached (${spent:.2f} spent of "
+                f"X monthly budget reached (${usage.spent_month:.2f} spent of "
                 f"${self._tw.monthly_budget_usd:.2f}, next post ${cost:.2f}); "
                 f"X posts wait until {resume.astimezone(self._tz):%Y-%m-%d}",
-                f"alert:x-budget:{month_start.date()}",
+                f"alert:x-budget:{usage.month_start.date()}",
             )
         return Verdict(True)

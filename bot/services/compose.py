@@ -4,47 +4,55 @@ from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
 from bot.config import Settings
 from bot.domain.telegram_text import compose_digest_message, compose_drip_message
 from bot.domain.x_text import compose_digest_tweet, compose_drip_tweet
 from bot.publish.base import Outgoing
-from bot.store.models import Issue, Item, Post
+from bot.store.models import Issue, Item, Paper, Post
 
 
 async def compose_post(session: AsyncSession, post_id: int, settings: Settings) -> Outgoing | None:
-    """Load just what the rendering needs (post, paper id, issue URL or the picks)."""
-    post = await session.scalar(
-        select(Post).where(Post.id == post_id).options(selectinload(Post.paper))
-    )
-    if post is None:
+    """One query for what the rendering needs (post, paper id, issue URL); picks for digests."""
+    row = (
+        await session.execute(
+            select(
+                Post.kind,
+                Post.text,
+                Post.title,
+                Post.url,
+                Post.issue_id,
+                Paper.identity,
+                Issue.url.label("issue_url"),
+            )
+            .outerjoin(Paper, Paper.id == Post.paper_id)
+            .outerjoin(Issue, Issue.id == Post.issue_id)
+            .where(Post.id == post_id)
+        )
+    ).one_or_none()
+    if row is None:
         return None
-    if post.kind == "digest":
+    if row.kind == "digest":
         picks = list(
             await session.scalars(
                 select(Item)
-                .where(Item.issue_id == post.issue_id, Item.pick.is_(True))
+                .where(Item.issue_id == row.issue_id, Item.pick.is_(True))
                 .order_by(Item.position)
             )
         )
-        return render_digest(post_id, post.text, post.url or "", picks, settings)
-    digest_url = None
-    if post.issue_id is not None:
-        digest_url = await session.scalar(select(Issue.url).where(Issue.id == post.issue_id))
-    identity = post.paper.identity if post.paper else None
+        return render_digest(post_id, row.text, row.url or "", picks, settings)
     tg = settings.telegram
     return Outgoing(
         post_id,
         compose_drip_tweet(
-            post.text, title=post.title, url=post.url, paper=identity, link=settings.twitter.link
+            row.text, title=row.title, url=row.url, paper=row.identity, link=settings.twitter.link
         ),
         compose_drip_message(
-            post.text,
-            title=post.title,
-            url=post.url,
-            paper=identity,
-            digest_url=digest_url,
+            row.text,
+            title=row.title,
+            url=row.url,
+            paper=row.identity,
+            digest_url=row.issue_url,
             buttons=tg.buttons,
             preview=tg.link_preview,
         ),

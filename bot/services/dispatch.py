@@ -33,7 +33,7 @@ from bot.publish.base import (
     Unreachable,
 )
 from bot.publish.notify import Notifier
-from bot.services.budget import XBudget
+from bot.services.budget import Usage, XBudget
 from bot.services.compose import compose_post
 from bot.services.queue import PAUSED_KEY, slot_rule, weekly_rule
 from bot.store import queue as repo
@@ -41,6 +41,15 @@ from bot.store.models import Delivery
 
 logger = logging.getLogger(__name__)
 MAX_ROUNDS = 1000
+
+
+@dataclass(slots=True)
+class _Round:
+    """What one tick remembers between deliveries: paused platforms, composed posts, X usage."""
+
+    paused: set[str]
+    composed: dict[int, Outgoing | None] = field(default_factory=dict)
+    x_usage: Usage | None = None
 
 
 @dataclass(slots=True)
@@ -131,14 +140,13 @@ class Dispatcher:
 
     async def deliver_due(self, now: datetime, report: TickReport) -> None:
         tried: set[int] = set()
-        composed: dict[int, Outgoing | None] = {}
         async with self._sessions() as session:
-            paused = set(await self._paused_platforms(session, now))
+            state = _Round(set(await self._paused_platforms(session, now)))
         for _ in range(MAX_ROUNDS):
             if self._stopping:
                 return
             async with self._sessions() as session:
-                rows = await repo.due_deliveries(session, now, skip_prefixes=sorted(paused))
+                rows = await repo.due_deliveries(session, now, skip_prefixes=sorted(state.paused))
             rows = [r for r in rows if r.id not in tried]
             if not rows:
                 return
@@ -146,8 +154,8 @@ class Dispatcher:
                 tried.add(row.id)
                 if self._stopping:
                     return
-                if platform(row.destination) not in paused:
-                    await self._deliver(row, now, report, paused, composed)
+                if platform(row.destination) not in state.paused:
+                    await self._deliver(row, now, report, state)
 
     async def _paused_platforms(self, session: AsyncSession, now: datetime) -> list[str]:
         paused = []
@@ -162,22 +170,23 @@ class Dispatcher:
         row: Delivery,
         now: datetime,
         report: TickReport,
-        paused: set[str],
-        composed: dict[int, Outgoing | None],
+        state: _Round,
     ) -> None:
         name = platform(row.destination)
         publisher = self._publishers.get(name)
         if publisher is None:
             await self._fail(row, now, "dead", f"no publisher for {row.destination}", report)
             return
-        if row.post_id not in composed:
+        if row.post_id not in state.composed:
             async with self._sessions() as session:
-                composed[row.post_id] = await compose_post(session, row.post_id, self._settings)
-        outgoing = composed[row.post_id]
+                state.composed[row.post_id] = await compose_post(
+                    session, row.post_id, self._settings
+                )
+        outgoing = state.composed[row.post_id]
         if outgoing is None:
             await self._fail(row, now, "cancelled", "the post no longer exists", report)
             return
-        if name == "x" and not await self._x_allowed(row, outgoing, now, report):
+        if name == "x" and not await self._x_allowed(row, outgoing, now, report, state):
             return
         lease = now + timedelta(seconds=self._delivery.lease_seconds)
         unknown = row.state == "sending"  # an earlier claim's lease ran out: outcome unknown
@@ -190,7 +199,7 @@ class Dispatcher:
             result = await publisher.send(row.destination, outgoing)
         except PublishError as exc:
             if isinstance(exc, RateLimited):
-                paused.add(name)
+                state.paused.add(name)
             await self._on_error(row, exc, now, report)
             return
         except Exception as exc:  # an adapter bug must not lose the post: retry, then dead-letter
@@ -198,12 +207,16 @@ class Dispatcher:
             await self._on_error(row, Transient(f"{type(exc).__name__}: {exc}"), now, report)
             return
         await self._on_sent(row, outgoing, result, now, report)
+        if name == "x" and state.x_usage is not None:
+            state.x_usage.add(self._budget.cost(outgoing.x_text))
 
     async def _x_allowed(
-        self, row: Delivery, outgoing: Outgoing, now: datetime, report: TickReport
+        self, row: Delivery, outgoing: Outgoing, now: datetime, report: TickReport, state: _Round
     ) -> bool:
-        async with self._sessions() as session:
-            verdict = await self._budget.check(session, outgoing.x_text, now)
+        if state.x_usage is None:
+            async with self._sessions() as session:
+                state.x_usage = await self._budget.usage(session, now)
+        verdict = self._budget.check(state.x_usage, outgoing.x_text, now)
         if verdict.allowed:
             return True
         assert verdict.resume_at is not None and verdict.reason is not None

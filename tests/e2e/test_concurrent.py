@@ -70,7 +70,9 @@ def assert_each_post_once(sandbox: SubprocessSandbox, posts: int) -> None:
     assert len(texts) == len(set(texts)) == posts
     assert sandbox.x.rejected == []  # not even a refused second attempt
     assert sorted(channel_counts(sandbox.telegram).values()) == [1] * posts
-    assert sandbox.telegram.rejected == []
+    # our per-chat pacing is per process: two processes may meet Telegram's 1 msg/s per chat,
+    # which answers 429 and the ledger waits it out (not an attempt). Nothing else may fail.
+    assert all(r.error_code == 429 for r in sandbox.telegram.rejected)
 
 
 @pytest.mark.slow
