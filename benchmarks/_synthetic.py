@@ -136,27 +136,86 @@ TERMS: tuple[tuple[str, str], ...] = (
 _WEIGHTS = tuple(1.0 / (rank + 2) ** 0.8 for rank in range(len(TERMS)))
 
 ADJECTIVES_EN = (
-    "Efficient", "Scalable", "Robust", "Simple", "Faster", "Lightweight", "Unified",
-    "Sparse", "Adaptive", "Hierarchical", "Differentiable", "Implicit", "Practical",
+    "Efficient",
+    "Scalable",
+    "Robust",
+    "Simple",
+    "Faster",
+    "Lightweight",
+    "Unified",
+    "Sparse",
+    "Adaptive",
+    "Hierarchical",
+    "Differentiable",
+    "Implicit",
+    "Practical",
 )
 ADJECTIVES_ZH = ("高效的", "可扩展的", "鲁棒的", "简单的", "更快的", "轻量的", "统一的", "自适应的")
 NAME_HEADS = (
-    "Grad", "Vi", "Swin", "Flow", "Dino", "Mo", "Sim", "Conv", "Res", "Deep", "Meta",
-    "Long", "Hyper", "Omni", "Tiny", "Mega", "Point", "Wave", "Prune", "Quant",
+    "Grad",
+    "Vi",
+    "Swin",
+    "Flow",
+    "Dino",
+    "Mo",
+    "Sim",
+    "Conv",
+    "Res",
+    "Deep",
+    "Meta",
+    "Long",
+    "Hyper",
+    "Omni",
+    "Tiny",
+    "Mega",
+    "Point",
+    "Wave",
+    "Prune",
+    "Quant",
 )
 NAME_TAILS = (
-    "Former", "Net", "Mix", "Aug", "GAN", "BERT", "CLR", "Diff", "Seg", "Det", "Fusion",
-    "Bench", "Distill", "Prompt", "Coder", "Flow",
+    "Former",
+    "Net",
+    "Mix",
+    "Aug",
+    "GAN",
+    "BERT",
+    "CLR",
+    "Diff",
+    "Seg",
+    "Det",
+    "Fusion",
+    "Bench",
+    "Distill",
+    "Prompt",
+    "Coder",
+    "Flow",
 )
 DATASETS = (
-    "ImageNet", "COCO", "CIFAR-10", "GLUE", "SQuAD", "LibriSpeech", "KITTI", "MVTec AD",
-    "WMT", "ADE20K", "Cityscapes", "OpenWebText", "LAION", "MMLU",
+    "ImageNet",
+    "COCO",
+    "CIFAR-10",
+    "GLUE",
+    "SQuAD",
+    "LibriSpeech",
+    "KITTI",
+    "MVTec AD",
+    "WMT",
+    "ADE20K",
+    "Cityscapes",
+    "OpenWebText",
+    "LAION",
+    "MMLU",
 )
 ORGS_EN = ("Google", "DeepMind", "OpenAI", "Meta", "NVIDIA", "Hugging Face", "Baidu", "Tencent")
 ORGS_ZH = ("谷歌", "DeepMind", "OpenAI", "Meta", "英伟达", "Hugging Face", "百度", "腾讯")
 SITES = (
-    "example.org", "blog.example.com", "news.example.net", "techreview.example.org",
-    "ai.example.dev", "research.example.com",
+    "example.org",
+    "blog.example.com",
+    "news.example.net",
+    "techreview.example.org",
+    "ai.example.dev",
+    "research.example.com",
 )
 
 EN_SENTENCES = (
@@ -231,15 +290,42 @@ QUERIES_EN = tuple(en for en, _ in TERMS if " " not in en and len(en) >= 3)
 QUERIES_EN_TWO_WORDS = tuple(en for en, _ in TERMS if en.count(" ") == 1)
 QUERIES_ZH_LONG = tuple(zh for _, zh in TERMS if 3 <= len(zh) <= 4)
 QUERIES_CJK_SHORT = (
-    "剪枝", "小波", "模型", "量化", "蒸馏", "生成", "变换", "注意", "卷积", "梯度", "检索",
-    "图像", "网络", "点云", "隐私", "因果", "微调", "推理", "分割", "语音", "翻译", "稀疏",
-    "图", "波", "树", "核", "流", "云", "声",
+    "剪枝",
+    "小波",
+    "模型",
+    "量化",
+    "蒸馏",
+    "生成",
+    "变换",
+    "注意",
+    "卷积",
+    "梯度",
+    "检索",
+    "图像",
+    "网络",
+    "点云",
+    "隐私",
+    "因果",
+    "微调",
+    "推理",
+    "分割",
+    "语音",
+    "翻译",
+    "稀疏",
+    "图",
+    "波",
+    "树",
+    "核",
+    "流",
+    "云",
+    "声",
 )
 
 
 # ---------------------------------------------------------------- model
 Style = Literal["italic", "italic_inline", "plain_title", "card"]
 PAPER_STYLES: tuple[Style, ...] = ("italic", "italic_inline", "plain_title")
+
 
 @dataclass(frozen=True, slots=True)
 class SynthItem:
@@ -325,9 +411,7 @@ def _name(rng: random.Random) -> str:
     return rng.choice(NAME_HEADS) + rng.choice(NAME_TAILS)
 
 
-def _fill(
-    rng: random.Random, lang: Lang, template: str, topic: Sequence[str] | None = None
-) -> str:
+def _fill(rng: random.Random, lang: Lang, template: str, topic: Sequence[str] | None = None) -> str:
     """Fill a template; terms come mostly from the item's ``topic`` (like a real summary)."""
     fresh = _terms(rng, lang, 3)
     slots: list[str] = []
@@ -418,16 +502,19 @@ def make_issue(
     langs: tuple[Lang, ...] = ("en", "zh")
     chosen: Lang = lang if lang is not None else rng.choice(langs)
     n = n_items if n_items is not None else rng.randint(MIN_ITEMS, MAX_ITEMS)
-    sections = sorted(
-        rng.choices(SECTIONS, weights=SECTION_SHARE, k=n), key=SECTIONS.index
-    )
+    sections = sorted(rng.choices(SECTIONS, weights=SECTION_SHARE, k=n), key=SECTIONS.index)
     items = [_item(rng, chosen, section, year, week) for section in sections]
     seen: set[str] = set()
     for idx, it in enumerate(items):  # the parser warns about repeated papers; keep them unique
         while it.url in seen:
             it = SynthItem(
-                it.section, it.headline, it.title, _arxiv_url(rng, year, week), it.summary,
-                it.images, it.style,
+                it.section,
+                it.headline,
+                it.title,
+                _arxiv_url(rng, year, week),
+                it.summary,
+                it.images,
+                it.style,
             )
         seen.add(it.url)
         items[idx] = it
@@ -549,7 +636,11 @@ def self_check(issue: SynthIssue) -> ParsedIssue:
         assert got == want, (issue.key, got, want)
     assert parsed.picks == expected.picks, (parsed.picks, expected.picks)
     assert (parsed.key, parsed.title, parsed.url, parsed.start, parsed.end) == (
-        expected.key, expected.title, expected.url, expected.start, expected.end,
+        expected.key,
+        expected.title,
+        expected.url,
+        expected.start,
+        expected.end,
     ), (parsed.key, parsed.title, parsed.url)
     assert parsed.neighbours == expected.neighbours, (parsed.neighbours, expected.neighbours)
     assert not parsed.warnings, parsed.warnings

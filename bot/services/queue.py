@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -29,6 +29,7 @@ from bot.store.models import Paper, Post
 
 PAUSED_KEY = "queue:paused"
 MAX_X_WEIGHT = 280
+MAX_TEXT_CHARS = 4000  # beyond this no text fits in a post, whatever its URLs weigh
 
 
 class QueueError(ValueError):
@@ -143,7 +144,9 @@ class QueueService:
             for cand in ordered:
                 item = cand.item_ref
                 rank += 1
-                post = Post(
+                post = await _new_post(
+                    session,
+                    now,
                     kind="paper",
                     paper_id=item.paper_id,
                     issue_id=item.issue_id,
@@ -152,12 +155,7 @@ class QueueService:
                     title=item.title,
                     url=item.url,
                     rank=rank,
-                    state="queued",
-                    created_at=now,
-                    updated_at=now,
                 )
-                session.add(post)
-                await session.flush()
                 report.papers.append(post.id)
             report.digests = await self._plan_digests(session, keys, now)
             await self._reslot(session, now)
@@ -174,10 +172,12 @@ class QueueService:
             if issue.id in have or not issue.url:
                 continue
             slot = self._weekly.next_on_or_after(now)
-            while slot in taken:
-                slot = self._weekly.next_on_or_after(slot.replace(microsecond=1))
+            while slot in taken:  # one digest per weekly slot: take the next free week
+                slot = self._weekly.next_on_or_after(slot + timedelta(seconds=1))
             taken.add(slot)
-            post = Post(
+            post = await _new_post(
+                session,
+                now,
                 kind="digest",
                 issue_id=issue.id,
                 text=issue.title,
@@ -185,12 +185,7 @@ class QueueService:
                 url=issue.url,
                 rank=0,
                 slot=slot,
-                state="queued",
-                created_at=now,
-                updated_at=now,
             )
-            session.add(post)
-            await session.flush()
             created.append(post.id)
         return created
 
@@ -214,6 +209,11 @@ class QueueService:
         cleaned = " ".join(text.split())
         if not cleaned:
             raise QueueError("the text is empty")
+        if len(cleaned) > MAX_TEXT_CHARS:  # never hand megabytes to the twitter-text regexes
+            raise QueueError(
+                f"text too long for X: {len(cleaned):,} characters (at most {MAX_X_WEIGHT} "
+                "weighted characters)"
+            )
         suffix = drip_link_text(self._twitter.link, url, paper)
         weight = weighted_length(f"{cleaned} {suffix}" if suffix else cleaned)
         if weight > MAX_X_WEIGHT:
@@ -239,19 +239,16 @@ class QueueService:
                 paper = Paper(identity=identity, url=normalized, first_seen_at=now)
                 session.add(paper)
                 await session.flush()
-            post = Post(
-                kind="paper",
-                paper_id=paper.id,
-                text=cleaned,
-                url=normalized,
-                rank=await repo.max_rank(session) + 1,
-                state="queued",
-                created_at=now,
-                updated_at=now,
-            )
-            session.add(post)
             try:
-                await session.flush()
+                post = await _new_post(
+                    session,
+                    now,
+                    kind="paper",
+                    paper_id=paper.id,
+                    text=cleaned,
+                    url=normalized,
+                    rank=await repo.max_rank(session) + 1,
+                )
             except IntegrityError:
                 raise QueueError(f"{identity} is already queued or posted") from None
             await self._reslot(session, now)
@@ -342,6 +339,13 @@ class QueueService:
         if editable and post.state != "queued":
             raise QueueError(f"post {post_id} is already {post.state}; it can no longer change")
         return post
+
+
+async def _new_post(session: AsyncSession, now: datetime, **fields: object) -> Post:
+    post = Post(state="queued", created_at=now, updated_at=now, **fields)
+    session.add(post)
+    await session.flush()
+    return post
 
 
 async def _issue_keys(session: AsyncSession, posts: Sequence[Post]) -> dict[int, str]:

@@ -113,9 +113,7 @@ async def items_of_issues(session: AsyncSession, keys: Sequence[str]) -> list[tu
 
 
 async def issues_by_key(session: AsyncSession, keys: Sequence[str]) -> list[Issue]:
-    rows = await session.scalars(
-        select(Issue).where(Issue.key.in_(keys)).options(selectinload(Issue.items))
-    )
+    rows = await session.scalars(select(Issue).where(Issue.key.in_(keys)))
     return list(rows)
 
 

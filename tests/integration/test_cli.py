@@ -70,14 +70,37 @@ def test_import_folder_reports_and_refuses_non_digests(cli: object) -> None:
 def test_show_json_has_the_documented_shape(cli: object) -> None:
     cli("import", str(DIGESTS / "english_weekly.md"))  # type: ignore[operator]
     data = run_json(cli, "show", "2020-W41")
-    assert {"key", "kind", "year", "week", "month", "title", "url", "picks", "warnings",
-            "items"} <= set(data)
+    assert {
+        "key",
+        "kind",
+        "year",
+        "week",
+        "month",
+        "title",
+        "url",
+        "picks",
+        "warnings",
+        "items",
+    } <= set(data)
     assert (data["key"], data["kind"], data["year"], data["week"], data["month"]) == (
-        "2020-W41", "weekly", 2020, 41, None)
+        "2020-W41",
+        "weekly",
+        2020,
+        41,
+        None,
+    )
     assert "?source" not in str(data["url"])
     first = data["items"][0]  # type: ignore[index]
-    assert set(first) >= {"position", "section", "headline", "title", "url", "paper",
-                          "summary", "pick"}
+    assert set(first) >= {
+        "position",
+        "section",
+        "headline",
+        "title",
+        "url",
+        "paper",
+        "summary",
+        "pick",
+    }
     assert first["position"] == 1 and first["section"] == "papers"
     assert first["url"] == "https://arxiv.org/abs/2010.11929"
     assert first["paper"] == "arxiv:2010.11929"
@@ -95,7 +118,15 @@ def test_search_json_and_filters(cli: object) -> None:
     results = data["results"]
     assert results, "the English fixtures mention transformers"
     assert set(results[0]) == {  # type: ignore[index]
-        "issue", "section", "headline", "title", "url", "paper", "snippet", "pick"}
+        "issue",
+        "section",
+        "headline",
+        "title",
+        "url",
+        "paper",
+        "snippet",
+        "pick",
+    }
     chinese = run_json(cli, "search", "注意")  # two CJK characters
     assert chinese["results"]
     picks = run_json(cli, "search", "注意", "--picks")
@@ -213,8 +244,15 @@ def test_queue_verbs_and_json(cli: object) -> None:
     assert code == 1 and "weighted characters" in err
     assert run_json(cli, "queue", "pause")["paused"] is True
     assert run_json(cli, "queue", "resume")["paused"] is False
-    added = run_json(cli, "queue", "add", "--url", "https://arxiv.org/abs/2401.00001",
-                     "--text", "A hand-written <comment> & more.")
+    added = run_json(
+        cli,
+        "queue",
+        "add",
+        "--url",
+        "https://arxiv.org/abs/2401.00001",
+        "--text",
+        "A hand-written <comment> & more.",
+    )
     assert any(p["paper"] == "arxiv:2401.00001" for p in added["posts"])  # type: ignore[union-attr]
 
 

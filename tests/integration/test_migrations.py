@@ -86,14 +86,22 @@ async def test_archive_and_search_work_on_postgres(pg_url: str) -> None:
     upgrade(pg_url)
     app = build(load_settings(database_url=pg_url), FrozenClock(datetime(2026, 3, 2, tzinfo=UTC)))
     try:
-        await store(app, weekly("2026-W10", [
-            item(1, "使用小波变换减小模型", arxiv="2601.00001", pick=True),
-            item(2, "Transformers for tables", arxiv="2601.00002", section="articles"),
-        ]))
+        await store(
+            app,
+            weekly(
+                "2026-W10",
+                [
+                    item(1, "使用小波变换减小模型", arxiv="2601.00001", pick=True),
+                    item(2, "Transformers for tables", arxiv="2601.00002", section="articles"),
+                ],
+            ),
+        )
         assert [h.headline for h in (await app.archive.search("小波")).hits] == [
-            "使用小波变换减小模型"]
+            "使用小波变换减小模型"
+        ]
         assert [h.paper for h in (await app.archive.search("transformer")).hits] == [
-            "arxiv:2601.00002"]
+            "arxiv:2601.00002"
+        ]
         assert (await app.archive.search('"; DROP TABLE items; --')).hits == []
         assert [i.key for i in await app.archive.issues()] == ["2026-W10"]
         report = await app.queue.enqueue_issues(["2026-W10"])

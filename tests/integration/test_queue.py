@@ -139,6 +139,10 @@ async def test_add_by_hand_and_refuse_duplicates(app: Container, queue: QueueSer
             lambda q: q.add("https://arxiv.org/abs/2601.00009", "漢" * 200),
             r"text too long for X: \d+ weighted characters",
         ),
+        (
+            lambda q: q.add("https://arxiv.org/abs/2601.00009", "<&>*" * 250_000),
+            "text too long for X: 1,000,000 characters",
+        ),
     ],
 )
 async def test_clear_errors(queue: QueueService, call: object, message: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -44,8 +45,8 @@ async def _prepare(db_url: str) -> None:
         await app.aclose()
 
 
-async def test_run_publishes_due_post_and_stops_on_sigterm(db_url: str, tmp_path: Path) -> None:
-    await _prepare(db_url)
+def test_run_publishes_due_post_and_stops_on_sigterm(db_url: str, tmp_path: Path) -> None:
+    asyncio.run(_prepare(db_url))
     tg, xs = TelegramState(), XState(**X_KEYS)
     with ServerThread(make_telegram_app(tg)) as tg_url, ServerThread(make_x_app(xs)) as x_url:
         env = {
@@ -58,8 +59,12 @@ async def test_run_publishes_due_post_and_stops_on_sigterm(db_url: str, tmp_path
             **{f"DIGESTBOT_TWITTER__{k.upper()}": v for k, v in X_KEYS.items()},
         }
         proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"], env=env, cwd=tmp_path,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [sys.executable, "-m", "bot", "run"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         try:
             wait_for(lambda: len(xs.posts) >= 2 and len(tg.sent) >= 2)
