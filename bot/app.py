@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from bot.clock import Clock, system_clock
@@ -31,6 +31,7 @@ class Container:
     engine: AsyncEngine
     sync_engine: Engine
     sessions: async_sessionmaker[AsyncSession]
+    sync_sessions: sessionmaker[Session]
     archive: ArchiveService
     queue: QueueService
     publishers: dict[str, Publisher] = field(default_factory=dict)
@@ -41,6 +42,7 @@ class Container:
     def dispatcher(self, rng: random.Random | None = None) -> Dispatcher:
         return Dispatcher(
             self.sessions,
+            self.sync_sessions,
             self.clock,
             self.settings,
             self.publishers,
@@ -65,7 +67,7 @@ def build(settings: Settings, clock: Clock = system_clock) -> Container:
     sync_sessions = sessionmaker(sync_engine, expire_on_commit=False)
     archive = ArchiveService(sessions, sync_sessions, clock, settings.importer, settings.search)
     queue = QueueService(sessions, clock, settings.schedule, settings.twitter)
-    return Container(settings, clock, engine, sync_engine, sessions, archive, queue)
+    return Container(settings, clock, engine, sync_engine, sessions, sync_sessions, archive, queue)
 
 
 def telegram_application(settings: Settings) -> Application:  # type: ignore[type-arg]

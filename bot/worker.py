@@ -61,9 +61,10 @@ async def run_worker(
         await waker()  # catch up at once (missed slots, expired leases)
         await stop.wait()
         logger.info("stopping: finishing the delivery in hand")
-        dispatcher.stop()
+        scheduler.pause()  # no new wake-ups
+        dispatcher.stop()  # claim nothing more
+        await waker.drain()  # the tick in hand completes (shutting down first would cancel it)
         scheduler.shutdown(wait=False)
-        await waker.drain()
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)

@@ -16,7 +16,7 @@ from bot.clock import Clock
 from bot.config import ImporterSettings, SearchSettings
 from bot.domain.digest import parse_digest
 from bot.domain.model import DigestFormatError, IssueSummary, ParsedIssue, SearchFilters, SearchHit
-from bot.domain.search import build_query
+from bot.domain.search import FtsQuery, build_query
 from bot.services.sources import Loaded, expand_targets, load
 from bot.store import archive as repo
 
@@ -172,6 +172,11 @@ class ArchiveService:
         """Raises QueryTooLong; any other text gives results or an empty list."""
         query = build_query(text, self._search.max_query_chars)
         bounded = max(1, min(limit or self._search.default_limit, 100))
-        async with self._sessions() as session:
-            hits = await repo.search_items(session, query, filters or SearchFilters(), bounded)
+        hits = await asyncio.to_thread(
+            self._search_sync, query, filters or SearchFilters(), bounded
+        )
         return SearchResult(query.text, hits)
+
+    def _search_sync(self, query: FtsQuery, filters: SearchFilters, limit: int) -> list[SearchHit]:
+        with self._sync_sessions() as session:
+            return repo.search_items(session, query, filters, limit)

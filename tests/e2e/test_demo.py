@@ -15,8 +15,13 @@ def test_demo_runs_from_another_folder_without_touching_it(tmp_path: Path) -> No
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIGESTBOT_")}
     env["COLUMNS"] = "160"
     result = subprocess.run(
-        [sys.executable, "-m", "bot", "demo"], cwd=tmp_path, env=env, capture_output=True,
-        text=True, timeout=600, check=False,
+        [sys.executable, "-m", "bot", "demo"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     out = result.stdout
     assert result.returncode == 0, result.stdout + result.stderr

@@ -38,6 +38,7 @@ class Rig:
         self.notifier = LogNotifier()
         self.dispatcher = Dispatcher(
             app.sessions,
+            app.sync_sessions,
             clock,
             settings,
             {"x": self.x, "telegram": self.tg},
@@ -162,7 +163,7 @@ async def _crash_after_claim(rig: Rig, destination: str) -> Delivery:
             await session.scalars(select(Delivery).where(Delivery.destination == destination))
         ).one()
         lease = rig.clock.now + timedelta(seconds=120)
-        assert await repo.claim(session, row, rig.clock.now, lease)
+        assert await session.run_sync(repo.claim, row, rig.clock.now, lease)
     return row
 
 
@@ -250,7 +251,9 @@ async def test_paused_queue_releases_nothing(rig: Rig) -> None:
 
 
 async def test_no_destination_means_posts_stay_queued(app: Container, clock: FrozenClock) -> None:
-    dispatcher = Dispatcher(app.sessions, clock, app.settings, {}, [], LogNotifier())
+    dispatcher = Dispatcher(
+        app.sessions, app.sync_sessions, clock, app.settings, {}, [], LogNotifier()
+    )
     rig = Rig(app, app.settings, clock)
     [post] = await rig.enqueue(1)
     clock.advance(hours=2)
@@ -267,6 +270,7 @@ async def test_two_dispatchers_at_once_never_double_post(
     try:
         other = Dispatcher(
             other_app.sessions,
+            other_app.sync_sessions,
             clock,
             settings,
             {"x": rig.x, "telegram": rig.tg},
@@ -301,3 +305,24 @@ async def test_queue_now_resends_a_parked_delivery(
 
     with pytest.raises(QueueError, match="already sent"):
         await rig.app.queue.make_due(post)
+
+
+async def test_leases_start_when_each_delivery_is_claimed_not_when_the_tick_began(
+    app: Container, settings: Settings, clock: FrozenClock
+) -> None:
+    rig = Rig(app, settings, clock)
+    await rig.enqueue(1)
+    clock.advance(hours=2)
+    tick_start = clock.now
+
+    async def slow_send(destination: str, outgoing: Any) -> Any:
+        clock.advance(seconds=300)  # this send took five minutes (e.g. waiting on limits)
+        return await ScriptedPublisher.send(rig.x, destination, outgoing)
+
+    rig.x.send = slow_send  # type: ignore[method-assign]
+    await rig.dispatcher.tick(tick_start)
+    rows = {d.destination: d for d in await rig.deliveries()}
+    # X was claimed at the tick's start, Telegram five minutes later: its lease and sent time
+    # follow the real moment, so another worker could never see a fresh claim as expired
+    assert rows["x"].sent_at == tick_start
+    assert rows["telegram:channel"].sent_at == tick_start + timedelta(seconds=300)
