@@ -122,23 +122,36 @@ def naive_sql(text: str) -> tuple[str, list[str]]:
 
 
 def fts_matches(conn: sqlite3.Connection, text: str) -> int:
+    """Rows the word index matches (the index every search asks first)."""
     query = build_query(text, 200)
-    table = "items_fts" if query.mode == "trigram" else "items_short"
-    sql = f"SELECT count(*) FROM {table} WHERE {table} MATCH ?"
+    if query.mode == "empty":
+        return 0
+    sql = "SELECT count(*) FROM items_short WHERE items_short MATCH ?"
     return int(conn.execute(sql, (query.match,)).fetchone()[0])
 
 
 class SqlCapture:
-    """Remembers the last SELECT the engine ran (to replay it on plain sqlite3)."""
+    """Remembers the SELECTs of the last search (to replay them on plain sqlite3). Search runs
+    on the sync engine in a worker thread, so that is the engine to listen on."""
 
     def __init__(self, app: Container) -> None:
-        self.statement = ""
-        self.parameters: Any = ()
-        event.listen(app.engine.sync_engine, "before_cursor_execute", self._seen)
+        self.statements: list[tuple[str, Any]] = []
+        event.listen(app.sync_engine, "before_cursor_execute", self._seen)
+
+    def reset(self) -> None:
+        self.statements = []
+
+    @property
+    def statement(self) -> str:
+        return self.statements[0][0] if self.statements else "SELECT 1"
+
+    @property
+    def parameters(self) -> Any:
+        return self.statements[0][1] if self.statements else ()
 
     def _seen(self, _conn: Any, _cur: Any, statement: str, params: Any, *_: Any) -> None:
         if statement.lstrip().upper().startswith("SELECT"):
-            self.statement, self.parameters = statement, params
+            self.statements.append((statement, params))
 
 
 def timed(conn: sqlite3.Connection, sql: str, params: Any) -> float:
@@ -162,10 +175,11 @@ async def measure(
                 conn.execute(*naive_sql(q.text)).fetchall()
             timings = by_class.setdefault(name, Timings())
             for q in batch:
+                capture.reset()
                 started = time.perf_counter()
                 result = await app.archive.search(q.text)
                 ms = (time.perf_counter() - started) * 1000
-                raw = timed(conn, capture.statement, capture.parameters)
+                raw = sum(timed(conn, sql, params) for sql, params in capture.statements)
                 naive = timed(conn, *naive_sql(q.text))
                 matches = fts_matches(conn, q.text)
                 for t in (timings, by_kind.setdefault(q.kind, Timings())):
@@ -175,6 +189,7 @@ async def measure(
                     t.hits.append(len(result.hits))
                     t.matches.append(matches)
             slowest = max(range(len(batch)), key=lambda n: timings.service[n])
+            capture.reset()
             await app.archive.search(batch[slowest].text)
             rows = conn.execute(
                 f"EXPLAIN QUERY PLAN {capture.statement}", capture.parameters

@@ -193,8 +193,9 @@ async def real_time(db_url: str, count: int, lead: float, cron: bool) -> RealRun
                 record.wake = late[0] if late else None
                 record.release = max(x.stamps.get(post, 0), tg.stamps.get(post, 0)) or None
         finally:
-            scheduler.shutdown(wait=False)
+            scheduler.pause()  # the worker's order: no new wake-ups, drain, then shut down
             await waker.drain()
+            scheduler.shutdown(wait=False)
     finally:
         await app.aclose()
     return run

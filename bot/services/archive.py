@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Callable, Sequence
+import multiprocessing
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -24,6 +27,38 @@ Progress = Callable[[int, int, str], None]
 
 
 WRITE_BATCH = 50
+PARALLEL_FROM_BATCHES = 3  # a parser process pays off from about 150 digests
+
+
+def parse_or_reason(text: str, source: str) -> ParsedIssue | str:
+    """For the parser process: a parsed issue, or the reason it is not a digest."""
+    try:
+        return parse_digest(text, source=source)
+    except DigestFormatError as exc:
+        return str(exc)
+
+
+_Parse = Callable[[str, str], Awaitable[ParsedIssue | str]]
+
+
+@contextmanager
+def _parser(*, parallel: bool) -> Iterator[_Parse]:
+    """Parse in this process, or in one spawned worker process for large imports."""
+    if not parallel:
+
+        async def inline(text: str, source: str) -> ParsedIssue | str:
+            return parse_or_reason(text, source)
+
+        yield inline
+        return
+    spawn = multiprocessing.get_context("spawn")  # never fork a process that has threads
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
+
+        async def in_pool(text: str, source: str) -> ParsedIssue | str:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(pool, parse_or_reason, text, source)
+
+        yield in_pool
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,53 +122,70 @@ class ArchiveService:
     ) -> ImportReport:
         """Import files, folders and URLs; every source ends up added/updated/unchanged/failed."""
         expanded = expand_targets(targets)
-        report = ImportReport()
         needs_http = any(t.startswith(("http://", "https://")) for t in expanded)
         client = self._http() if needs_http else None
-        batch: list[Loaded] = []
         try:
-            for done, target in enumerate(expanded, 1):
-                batch.append(await load(target, client=client, max_bytes=self._importer.max_bytes))
-                if len(batch) >= WRITE_BATCH:
-                    await self._import_batch(batch, report)
-                    batch = []
-                if progress:
-                    progress(done, len(expanded), target)
-            await self._import_batch(batch, report)
+            loaded = [
+                await load(target, client=client, max_bytes=self._importer.max_bytes)
+                for target in expanded
+            ]
         finally:
             if client is not None:
                 await client.aclose()
-        return report
+        return await self._import_all(loaded, progress)
 
     async def import_texts(self, texts: Sequence[tuple[str, str]]) -> ImportReport:
+        return await self._import_all([Loaded(name, body) for name, body in texts], None)
+
+    async def _import_all(self, sources: list[Loaded], progress: Progress | None) -> ImportReport:
+        """Batches of WRITE_BATCH: while one batch is written (a worker thread), the next is
+        parsed (a worker process for large imports: the two overlap on two cores)."""
         report = ImportReport()
-        for first in range(0, len(texts), WRITE_BATCH):
-            chunk = texts[first : first + WRITE_BATCH]
-            await self._import_batch([Loaded(name, body) for name, body in chunk], report)
+        batches = [sources[i : i + WRITE_BATCH] for i in range(0, len(sources), WRITE_BATCH)]
+        with _parser(parallel=len(batches) >= PARALLEL_FROM_BATCHES) as parse:
+            writing: asyncio.Task[None] | None = None
+            done = 0
+            for batch in batches:
+                parsed = await self._parse_new(batch, report, parse)
+                if writing is not None:
+                    await writing
+                writing = asyncio.create_task(self._write(parsed, report))
+                done += len(batch)
+                if progress:
+                    progress(done, len(sources), batch[-1].name)
+            if writing is not None:
+                await writing
         return report
 
-    async def _import_batch(self, batch: Sequence[Loaded], report: ImportReport) -> None:
-        """Parse what is new (texts already stored are skipped unparsed), write in one go."""
-        if not batch:
-            return
-        hashes = {
-            s.name: hashlib.sha256(s.text.encode()).hexdigest() for s in batch if s.text is not None
-        }
+    async def _parse_new(
+        self, batch: Sequence[Loaded], report: ImportReport, parse: _Parse
+    ) -> list[_Parsed]:
+        """Parse what is new; texts already stored are reported unchanged without parsing."""
+        hashes = [
+            hashlib.sha256(s.text.encode()).hexdigest() if s.text is not None else "" for s in batch
+        ]
         async with self._sessions() as session:
-            known = await repo.keys_with_content(session, set(hashes.values()))
+            known = await repo.keys_with_content(session, {h for h in hashes if h})
+        todo = [(s, h) for s, h in zip(batch, hashes, strict=True) if s.text is not None]
+        results = await asyncio.gather(
+            *(parse(s.text or "", s.name) for s, h in todo if h not in known)
+        )
+        outcomes = iter(results)
         parsed: list[_Parsed] = []
-        for source in batch:
+        for source, digest in zip(batch, hashes, strict=True):
             if source.text is None:
                 report.failed.append((source.name, source.error or "unreadable"))
-            elif hashes[source.name] in known:
-                report.unchanged.append(known[hashes[source.name]])
+            elif digest in known:
+                report.unchanged.append(known[digest])
             else:
-                try:
-                    issue = parse_digest(source.text, source=source.name)
-                except DigestFormatError as exc:
-                    report.failed.append((source.name, str(exc)))
-                    continue
-                parsed.append(_Parsed(source.name, issue, hashes[source.name]))
+                issue = next(outcomes)
+                if isinstance(issue, str):
+                    report.failed.append((source.name, issue))
+                else:
+                    parsed.append(_Parsed(source.name, issue, digest))
+        return parsed
+
+    async def _write(self, parsed: list[_Parsed], report: ImportReport) -> None:
         if parsed:
             outcomes = await asyncio.to_thread(self._write_sync, parsed, self._clock())
             self._record(parsed, outcomes, report)

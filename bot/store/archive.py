@@ -206,7 +206,7 @@ async def load_issue(session: AsyncSession, key: str) -> ParsedIssue | None:
     )
 
 
-RANK_CANDIDATES = 2000  # very common terms: rank the newest 2,000 matches, not all of them
+RANK_CANDIDATES = 500  # very common terms: rank the newest 500 matches, not all of them
 
 
 def search_items(
