@@ -13,7 +13,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from bot.clock import Clock, system_clock
 from bot.config import Settings
-from bot.publish.base import Publisher
+from bot.publish.base import CHANNEL, Publisher
 from bot.publish.notify import LogNotifier, Notifier, TelegramNotifier
 from bot.services.archive import ArchiveService
 from bot.services.dispatch import Dispatcher
@@ -21,7 +21,6 @@ from bot.services.queue import QueueService
 from bot.store.db import make_engine, make_sessionmaker, make_sync_engine
 
 logger = logging.getLogger(__name__)
-CHANNEL = "telegram:channel"
 
 
 @dataclass(slots=True)

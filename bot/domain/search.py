@@ -134,7 +134,3 @@ class Highlighter:
         if not present:
             return ""
         return self.snippet(next((f for f in present if self.matches(f)), present[0]))
-
-
-def make_snippet(text: str, terms: tuple[str, ...], width: int = 120) -> str:
-    return Highlighter(terms, width).snippet(text)

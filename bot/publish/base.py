@@ -8,6 +8,8 @@ from typing import Protocol
 
 from bot.domain.telegram_text import TelegramMessage
 
+CHANNEL = "telegram:channel"  # the destination name of the configured Telegram channel
+
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:

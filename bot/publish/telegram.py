@@ -23,6 +23,7 @@ from bot.clock import Clock
 from bot.domain.retry import ChatPacer
 from bot.domain.telegram_text import TelegramMessage
 from bot.publish.base import (
+    CHANNEL,
     Migrated,
     Outgoing,
     Permanent,
@@ -31,8 +32,6 @@ from bot.publish.base import (
     Transient,
     Unreachable,
 )
-
-CHANNEL = "telegram:channel"
 
 
 def chat_for(destination: str, channel_id: str | None) -> str | int:

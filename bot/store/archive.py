@@ -21,11 +21,6 @@ from bot.domain.model import (
 from bot.domain.search import FtsQuery, Highlighter, short_index_text
 from bot.store.models import Issue, Item, Paper
 
-
-def dialect_name(session: AsyncSession) -> str:
-    return session.get_bind().dialect.name
-
-
 UpsertOutcome = Literal["added", "updated", "unchanged"]
 
 
