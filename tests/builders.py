@@ -8,6 +8,15 @@ from bot.app import Container
 from bot.domain.model import ParsedIssue, ParsedItem, Section
 from bot.store import archive as repo
 
+# sandbox credentials: accepted by the fake servers only, never real
+TELEGRAM_TOKEN = "123456789:AAHsandboxTokenForTests_0123456789ab"
+X_KEYS = {
+    "consumer_key": "sandbox-consumer-key",
+    "consumer_secret": "sandbox-consumer-secret",
+    "access_token": "1700000000000000001-sandboxAccessToken",
+    "access_token_secret": "sandbox-access-token-secret",
+}
+
 
 def item(
     pos: int,

@@ -51,15 +51,8 @@ from bot.services.compose import compose_post
 from bot.services.dispatch import Dispatcher
 from bot.store import queue as repo
 from bot.store.models import Delivery, Post
-from tests.builders import item, store, weekly
+from tests.builders import TELEGRAM_TOKEN, X_KEYS, item, store, weekly
 
-TELEGRAM_TOKEN = "123456789:AAHsandboxTokenForTests_0123456789ab"
-X_KEYS = {
-    "consumer_key": "sandbox-consumer-key",
-    "consumer_secret": "sandbox-consumer-secret",
-    "access_token": "1700000000000000001-sandboxAccessToken",
-    "access_token_secret": "sandbox-access-token-secret",
-}
 CHANNEL = "@demo"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 DESTINATIONS = ("x", "telegram:channel")

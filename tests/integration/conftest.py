@@ -11,14 +11,7 @@ import tweepy
 from bot.publish.x_session import route_client
 from bot.sandbox import ServerThread, TelegramState, XState, make_telegram_app, make_x_app, running
 from bot.sandbox.clock import FakeClock
-
-TELEGRAM_TOKEN = "123456789:AAHsandboxTokenForTests_0123456789ab"
-X_KEYS = {
-    "consumer_key": "sandbox-consumer-key",
-    "consumer_secret": "sandbox-consumer-secret",
-    "access_token": "1700000000000000001-sandboxAccessToken",
-    "access_token_secret": "sandbox-access-token-secret",
-}
+from tests.builders import TELEGRAM_TOKEN, X_KEYS
 
 
 @pytest.fixture

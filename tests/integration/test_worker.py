@@ -18,8 +18,7 @@ from bot.app import build
 from bot.clock import FrozenClock
 from bot.config import load_settings
 from bot.sandbox import ServerThread, TelegramState, XState, make_telegram_app, make_x_app
-from tests.builders import item, store, weekly
-from tests.integration.conftest import TELEGRAM_TOKEN, X_KEYS
+from tests.builders import TELEGRAM_TOKEN, X_KEYS, item, store, weekly
 
 pytestmark = pytest.mark.slow
 
