@@ -42,7 +42,6 @@ from rich.console import Console
 from rich.table import Table
 from telegram.ext import AIORateLimiter
 
-import bot.app
 import bot.services.dispatch as dispatch_module
 from bot.app import Container, build, connect_publishers
 from bot.clock import FrozenClock
@@ -254,21 +253,18 @@ async def run_case(
         epoch = lambda: clock().timestamp()  # noqa: E731
         tg_state = TelegramState(clock=epoch, wall_clock=epoch, limits_enabled=False)
         x_state = XState(clock=epoch, limits_enabled=False)
-        original = getattr(bot.app, "AIORateLimiter")  # noqa: B009
-        if not limiter:  # what connect_publishers builds, with the wall-clock limits lifted
-            setattr(bot.app, "AIORateLimiter", unlimited_limiter)  # noqa: B010
-        try:
-            async with (
-                running(make_telegram_app(tg_state)) as tg_url,
-                running(make_x_app(x_state)) as x_url,
-            ):
-                app = build(with_sandbox(make_settings(url, n), tg_url, x_url), clock)
-                try:
-                    return await measure(label, app, n, publishers, destinations)
-                finally:
-                    await app.aclose()
-        finally:
-            setattr(bot.app, "AIORateLimiter", original)  # noqa: B010
+        # without the limiter: what connect_publishers builds, with the wall-clock limits lifted
+        lifted = None if limiter else unlimited_limiter
+        async with (
+            running(make_telegram_app(tg_state)) as tg_url,
+            running(make_x_app(x_state)) as x_url,
+        ):
+            settings = with_sandbox(make_settings(url, n), tg_url, x_url)
+            app = build(settings, clock, telegram_rate_limiter=lifted)
+            try:
+                return await measure(label, app, n, publishers, destinations)
+            finally:
+                await app.aclose()
 
 
 async def measure(

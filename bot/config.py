@@ -2,22 +2,64 @@
 
 from __future__ import annotations
 
+import difflib
+import json
 import os
+import re
+import tomllib
+import typing
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
 
+from bot.errors import SettingsError
 from bot.resources import default_config_file
 
 _PLACEHOLDERS = {"changeme", "change-me", "secret", "token", "xxx", "your-token-here", "todo"}
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+ENV_PREFIX = "DIGESTBOT_"
+# DIGESTBOT_ names read outside the settings model (config file, test database, sandbox spec)
+OTHER_ENV_NAMES = frozenset({"DIGESTBOT_CONFIG", "DIGESTBOT_TEST_PG", "DIGESTBOT_TELEGRAM_SPEC"})
+_URL_PASSWORD = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@]*:)[^@/]+@")
+
+
+def _comma_list(value: Any) -> Any:
+    """Lists from the environment: ``mon,wed`` as well as the JSON ``["mon","wed"]``."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is neither a JSON list nor comma-separated") from exc
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+CommaList = Annotated[list[str], NoDecode]
+CommaIntList = Annotated[list[int], NoDecode]
+
+
+def mask_url(url: str) -> str:
+    """``postgresql://user:secret@host/db`` -> ``postgresql://user:***@host/db``."""
+    return _URL_PASSWORD.sub(r"\g<head>***@", url)
+
+
+def default_database_url() -> str:
+    """SQLite in the per-user data folder (never the working folder, which cron sets to $HOME)."""
+    from platformdirs import user_data_path
+
+    return f"sqlite:///{user_data_path('digestbot', appauthor=False) / 'digestbot.db'}"
 
 
 def _refuse_placeholder(value: SecretStr | None) -> SecretStr | None:
@@ -34,8 +76,8 @@ class _Section(BaseModel):
 
 class ScheduleSettings(_Section):
     timezone: str = "UTC"
-    slots: list[str] = Field(default_factory=lambda: ["09:00", "13:00", "19:00"])
-    days: list[str] = Field(default_factory=lambda: list(_DAYS))
+    slots: CommaList = Field(default_factory=lambda: ["09:00", "13:00", "19:00"])
+    days: CommaList = Field(default_factory=lambda: list(_DAYS))
     weekly_day: str = "sun"
     weekly_time: str = "20:00"
 
@@ -49,6 +91,8 @@ class ScheduleSettings(_Section):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+    _lists = field_validator("slots", "days", mode="before")(_comma_list)
 
     @field_validator("slots")
     @classmethod
@@ -98,11 +142,29 @@ class TelegramSettings(_Section):
     token: SecretStr | None = None
     api_base_url: str = "https://api.telegram.org"
     channel_id: str | None = None
-    maintainer_ids: list[int] = Field(default_factory=list)
+    maintainer_ids: CommaIntList = Field(default_factory=list)
     buttons: bool = True
     link_preview: bool = True
+    connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    read_timeout_seconds: float = Field(default=5.0, gt=0)
+    # a send that outlives its timeout may still arrive: wait long for sends, not for reads
+    send_timeout_seconds: float = Field(default=30.0, gt=0)
 
     _token = field_validator("token")(_refuse_placeholder)
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _api_root(cls, value: str) -> str:
+        """The API's root URL: a stray ``/bot`` suffix (copied from a method URL) is dropped,
+        since digestbot appends ``/bot<token>`` itself."""
+        root = value.strip().rstrip("/")
+        if root.endswith("/bot"):
+            root = root[: -len("/bot")]
+        if not root.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return root
+
+    _ids = field_validator("maintainer_ids", mode="before")(_comma_list)
 
     @field_validator("channel_id")
     @classmethod
@@ -119,6 +181,7 @@ class TwitterSettings(_Section):
     access_token_secret: SecretStr | None = None
     api_base_url: str = "https://api.twitter.com"
     link: Literal["url", "arxiv_id", "none"] = "arxiv_id"
+    link_fallback: Literal["title", "url", "skip"] = "title"
     daily_cap: int = Field(default=15, ge=0)
     monthly_budget_usd: float = Field(default=10.0, ge=0)
     cost_per_post_usd: float = Field(default=0.015, ge=0)
@@ -171,7 +234,7 @@ class Settings(BaseSettings):
     )
     _config_files: ClassVar[tuple[Path, ...]] = ()
 
-    database_url: str = "sqlite:///digestbot.db"
+    database_url: str = Field(default_factory=default_database_url)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
@@ -190,14 +253,89 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         files = [TomlConfigSettingsSource(settings_cls, toml_file=p) for p in cls._config_files]
-        return (init_settings, env_settings, *reversed(files))
+        return (init_settings, KnownEnvSettingsSource(settings_cls), *reversed(files))
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        scheme, sep, _ = value.partition("://")
+        if not sep or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme):
+            raise ValueError(
+                f"{mask_url(value)!r} is not a database URL: use sqlite:////absolute/path.db "
+                "or postgresql://user@host/dbname"
+            )
+        backend = scheme.partition("+")[0].lower()
+        if backend == "postgres":  # the Heroku-style alias SQLAlchemy no longer accepts
+            return "postgresql" + value[len("postgres") :]
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
+        return value
 
     def masked(self) -> dict[str, Any]:
-        """The effective settings as plain data, secrets shown as ``**********``."""
-        return self.model_dump(mode="json")
+        """The effective settings as plain data: secrets shown as ``**********``, URL
+        passwords as ``***``."""
+        masked: dict[str, Any] = _mask_urls(self.model_dump(mode="json"))
+        return masked
 
 
-class ConfigError(Exception):
+def _mask_urls(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {key: _mask_urls(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_mask_urls(value) for value in data]
+    return mask_url(data) if isinstance(data, str) else data
+
+
+def _section(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
+
+
+def _is_secret(annotation: Any) -> bool:
+    return annotation is SecretStr or SecretStr in typing.get_args(annotation)
+
+
+def known_env_names() -> frozenset[str]:
+    """Every DIGESTBOT_ variable digestbot reads (upper case)."""
+    names = set(OTHER_ENV_NAMES)
+    for name, field in Settings.model_fields.items():
+        names.add(f"{ENV_PREFIX}{name}".upper())
+        if section := _section(field.annotation):
+            for key in section.model_fields:
+                names.add(f"{ENV_PREFIX}{name}__{key}".upper())
+    return frozenset(names)
+
+
+def unknown_env_names(environ: Mapping[str, str]) -> list[str]:
+    """DIGESTBOT_ variables that match no setting (a typo must not pass unnoticed)."""
+    known = known_env_names()
+    return sorted(
+        key for key in environ if key.upper().startswith(ENV_PREFIX) and key.upper() not in known
+    )
+
+
+def env_warning(name: str) -> str:
+    tails = sorted(known[len(ENV_PREFIX) :] for known in known_env_names())
+    close = difflib.get_close_matches(name.upper()[len(ENV_PREFIX) :], tails, n=1, cutoff=0.75)
+    hint = f" (did you mean {ENV_PREFIX}{close[0]}?)" if close else ""
+    return f"ignoring unknown environment variable {name}{hint}"
+
+
+class KnownEnvSettingsSource(EnvSettingsSource):
+    """The environment, minus unknown DIGESTBOT_ names: those are warned about by the caller
+    (``unknown_env_names``) instead of stopping the program."""
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        known = {name.lower() for name in known_env_names()}
+        return {
+            key: value
+            for key, value in super()._load_env_vars().items()
+            if not key.lower().startswith(ENV_PREFIX.lower()) or key.lower() in known
+        }
+
+
+class ConfigError(SettingsError):
     """Settings that cannot be used; the message names each bad key."""
 
 
@@ -210,6 +348,8 @@ def load_settings(config: Path | str | None = None, **overrides: Any) -> Setting
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist")
         files.append(path)
+    for file in files:
+        refuse_secrets(file)
     loaded = type("LoadedSettings", (Settings,), {"_config_files": tuple(files)})
     try:
         settings: Settings = loaded(**overrides)
@@ -220,9 +360,32 @@ def load_settings(config: Path | str | None = None, **overrides: Any) -> Setting
     return settings
 
 
+def refuse_secrets(path: Path) -> None:
+    """A TOML file may not hold a secret: files get copied, shared and committed."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read settings from {path}: {exc}") from None
+    for name, field in Settings.model_fields.items():
+        value = data.get(name)
+        keys: list[str] = []
+        if _is_secret(field.annotation) and value is not None:
+            keys.append(name)
+        elif (section := _section(field.annotation)) and isinstance(value, dict):
+            secrets = [k for k, f in section.model_fields.items() if _is_secret(f.annotation)]
+            keys += [f"{name}.{k}" for k in secrets if k in value]
+        if keys:
+            env = f"{ENV_PREFIX}{keys[0].replace('.', '__').upper()}"
+            raise ConfigError(
+                f"secrets come only from the environment: remove {keys[0]} from {path} "
+                f"and set {env}"
+            )
+
+
 def describe_validation_error(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
         key = ".".join(str(part) for part in err["loc"]) or "(settings)"
-        lines.append(f"invalid setting {key}: {err['msg']}")
+        message = err["msg"].removeprefix("Value error, ")  # pydantic's prefix says nothing
+        lines.append(f"invalid setting {key}: {message}")
     return "\n".join(lines)

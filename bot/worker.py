@@ -10,6 +10,7 @@ import signal
 from bot.app import build, connect_publishers
 from bot.clock import Clock, system_clock
 from bot.config import Settings
+from bot.publish.platforms import Platforms
 from bot.scheduler import make_scheduler
 from bot.services.dispatch import Dispatcher
 
@@ -17,10 +18,12 @@ logger = logging.getLogger(__name__)
 
 
 class Waker:
-    """Runs one dispatcher tick at a time; a wake-up during a tick is folded into it."""
+    """Runs one dispatcher tick at a time; a wake-up during a tick is folded into it. Before
+    each tick, platforms that could not start are tried again (each on its own back-off)."""
 
-    def __init__(self, dispatcher: Dispatcher) -> None:
+    def __init__(self, dispatcher: Dispatcher, platforms: Platforms | None = None) -> None:
         self._dispatcher = dispatcher
+        self._platforms = platforms
         self._lock = asyncio.Lock()
         self.ticks = 0
 
@@ -29,6 +32,8 @@ class Waker:
             return
         async with self._lock:
             try:
+                if self._platforms is not None:
+                    await self._platforms.connect()
                 await self._dispatcher.tick()
                 self.ticks += 1
             except Exception:  # one bad tick must not stop the worker; the next one retries
@@ -52,9 +57,10 @@ async def run_worker(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await connect_publishers(app, dry_run=dry_run)
+        for problem in await connect_publishers(app, dry_run=dry_run):
+            logger.error("%s; the worker keeps running and tries again", problem)
         dispatcher = app.dispatcher()
-        waker = Waker(dispatcher)
+        waker = Waker(dispatcher, app.platforms)
         scheduler = make_scheduler(settings, waker)
         scheduler.start()
         logger.info("worker started: destinations %s", ", ".join(app.destinations) or "none")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from _pytest.logging import LogCaptureHandler
 
 from bot.app import Container, build
 from bot.clock import FrozenClock
@@ -24,8 +26,38 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[N
     for key in list(os.environ):
         if key.startswith("DIGESTBOT_"):
             monkeypatch.delenv(key)
+    # the default database lives in the per-user data folder: never the real one in tests
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "home" / "data"))
     monkeypatch.chdir(tmp_path)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """``setup_logging`` (the CLI's ``main`` calls it) replaces and closes the root handlers and
+    sets levels and filters process-wide: put pytest's handlers, every level and every filter
+    back after each test, and close what the test installed, so nothing leaks into the next."""
+    root = logging.getLogger()
+    manager = logging.Logger.manager
+    session = [h for h in root.handlers if not isinstance(h, LogCaptureHandler)]
+    level = root.level
+    loggers = {
+        name: (logger.level, logger.filters[:])
+        for name, logger in list(manager.loggerDict.items())
+        if isinstance(logger, logging.Logger)
+    }
+    yield
+    phase = [h for h in root.handlers if isinstance(h, LogCaptureHandler)]  # pytest's own
+    for handler in root.handlers:
+        if handler not in phase and handler not in session:
+            handler.close()
+    root.handlers[:] = [*session, *phase]
+    root.setLevel(level)
+    for name, logger in list(manager.loggerDict.items()):
+        if isinstance(logger, logging.Logger):
+            logger.level, logger.filters[:] = loggers.get(name, (logging.NOTSET, []))
+    manager._clear_cache()
 
 
 @pytest.fixture

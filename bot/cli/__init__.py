@@ -1,50 +1,201 @@
-"""The ``digestbot`` command line: parse arguments, call services, print (rich or --json)."""
+"""The ``digestbot`` command line: parse arguments, call services, print (rich or --json).
+
+Start-up is kept short: building the parser imports nothing but ``argparse``. Each command's
+module (and with it SQLAlchemy, PTB, tweepy, Alembic, the sandbox ...) is imported only when
+that command is used: ``COMMANDS`` names the module, whose ``register(sub)`` fills in the
+command's arguments the moment argparse reaches it.
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
+import importlib
+import os
 import sys
 from collections.abc import Sequence
+from typing import Any, NoReturn
 
-from bot.cli import archive, common, database, demo, publishing, queue
-from bot.config import ConfigError, load_settings
-from bot.logs import setup_logging
+# command -> (module whose ``register(sub)`` defines it, one line for ``digestbot --help``)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "db": ("bot.cli.database", "database migrations: `db upgrade` first, `db check` for drift"),
+    "import": ("bot.cli.archive", "import digests from files, folders or http(s) URLs"),
+    "issues": ("bot.cli.archive", "list archived issues, newest first"),
+    "show": ("bot.cli.archive", "one issue with its items"),
+    "search": ("bot.cli.archive", "search past issues (Chinese and English)"),
+    "queue": ("bot.cli.queue", "see and edit the posting queue"),
+    "preview": ("bot.cli.publishing", "show how a text or a queued post will look"),
+    "dispatch": ("bot.cli.publishing", "send everything due, then exit (cron, ops)"),
+    "run": ("bot.cli.publishing", "the long-running worker (scheduler + Telegram bot)"),
+    "status": ("bot.cli.status", "next slots, pauses, X spend, problems, last posts"),
+    "demo": ("bot.cli.demo", "a tour on a temporary database with fake X/Telegram"),
+}
 
-COMMANDS = (database, archive, queue, publishing, demo)
+# Help for options many commands share, used wherever a command leaves its help empty.
+DEFAULT_HELP: dict[str, str] = {
+    "json": "print JSON instead of tables",
+    "id": "the post's id (see `digestbot queue list`)",
+    "position": "the new position in the queue (1 = next)",
+    "url": "the paper's or article's link",
+    "text": "the post's text",
+    "post": "a queued post's id (see `digestbot queue list`)",
+    "targets": "digest files, folders (searched recursively) or http(s) URLs",
+    "query": "words to look for (Chinese or English; never search syntax)",
+    "limit": "at most N results",
+    "section": "only items of this section",
+    "year": "only issues of this year",
+    "once": "send what is due now, then exit",
+    "now": "ISO 8601 time to act at (default: now)",
+    "dry_run": "print instead of publishing; the queue is left unchanged",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _CommandParser(argparse.ArgumentParser):
+    """A command's parser; its module registers the arguments the first time it is used."""
+
+    loader: _Loader | None = None
+    command: str = ""
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        if self.loader is not None:
+            self.loader.load(COMMANDS[self.command][0])
+        return super().parse_known_args(args, namespace)
+
+
+class _Registrar:
+    """What a module's ``register(sub)`` is given: ``add_parser`` hands back the command's
+    existing (so far empty) parser instead of making a new one."""
+
+    def __init__(self, action: Any, module: str) -> None:
+        self._action = action
+        self._module = module
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser | None = self._action.choices.get(name)
+        if parser is None or COMMANDS.get(name, ("",))[0] != self._module:
+            raise LookupError(f"{self._module} registers {name!r}: list it in bot.cli.COMMANDS")
+        parser.description = kwargs.get("description") or kwargs.get("help") or parser.description
+        if "epilog" in kwargs:
+            parser.epilog = kwargs["epilog"]
+        return parser
+
+
+class _Loader:
+    def __init__(self, action: Any) -> None:
+        self._action = action
+        self._loaded: set[str] = set()
+
+    def load(self, module_name: str) -> None:
+        if module_name in self._loaded:
+            return
+        self._loaded.add(module_name)
+        module = importlib.import_module(module_name)
+        module.register(_Registrar(self._action, module_name))
+        for command, (owner, _) in COMMANDS.items():
+            if owner == module_name:
+                fill_help(self._action.choices[command])
+
+    def load_all(self) -> None:
+        for module_name, _ in COMMANDS.values():
+            self.load(module_name)
+
+
+def fill_help(parser: argparse.ArgumentParser) -> None:
+    """Give every option a command left without help the shared wording (``DEFAULT_HELP``)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            action.help = action.help or f"one of these ({parser.prog} {action.metavar} --help)"
+            for child in action.choices.values():
+                fill_help(child)
+        elif action.help is None:
+            action.help = DEFAULT_HELP.get(action.dest)
+
+
+class _Version(argparse.Action):
+    """``--version``: read from the installed package's metadata only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        kwargs.setdefault("help", "print digestbot's version and exit")
+        super().__init__(
+            option_strings, argparse.SUPPRESS, nargs=0, default=argparse.SUPPRESS, **kwargs
+        )
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> NoReturn:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("digestbot")
+        except PackageNotFoundError:
+            number = "(not installed)"
+        sys.stdout.write(f"digestbot {number}\n")
+        parser.exit()
+
+
+def build_parser(*, complete: bool = False) -> argparse.ArgumentParser:
+    """The command line; ``complete`` registers every command's arguments at once (for
+    tests and documentation), instead of only the command being used."""
     parser = argparse.ArgumentParser(
         prog="digestbot",
         description="Archive, search and drip a weekly machine-learning digest.",
     )
-    parser.add_argument("--config", help="TOML settings file (default: $DIGESTBOT_CONFIG)")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    config = sub.add_parser("config", help="print the effective settings (secrets masked)")
-    config.add_argument("--json", action="store_true")
-    config.set_defaults(handler=common.show_config, needs_db=False)
-    for module in COMMANDS:
-        module.register(sub)
+    parser.add_argument("--version", action=_Version)
+    parser.add_argument(
+        "--config", metavar="PATH", help="TOML settings file (default: $DIGESTBOT_CONFIG)"
+    )
+    sub = parser.add_subparsers(
+        dest="command",
+        required=True,
+        metavar="COMMAND",
+        parser_class=_CommandParser,
+        help="one of these (`digestbot COMMAND --help` for its options)",
+    )
+    config = sub.add_parser(
+        "config",
+        help="print the effective settings (secrets and passwords masked)",
+        description="print the effective settings (secrets and passwords masked)",
+    )
+    config.add_argument("--json", action="store_true", help=DEFAULT_HELP["json"])
+    config.set_defaults(handler=_show_config, needs_db=False)
+    loader = _Loader(sub)
+    for name, (_, help_text) in COMMANDS.items():
+        command = sub.add_parser(name, help=help_text)
+        command.loader, command.command = loader, name
+    if complete:
+        loader.load_all()
     return parser
 
 
+async def _show_config(args: argparse.Namespace, settings: Any) -> int:
+    from bot.cli.common import show_config
+
+    return await show_config(args, settings)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
+    import asyncio
+    import logging
+
+    from bot.cli import common
+    from bot.config import env_warning, load_settings, unknown_env_names
+    from bot.errors import DigestbotError
+    from bot.logs import setup_logging
+
+    for name in unknown_env_names(os.environ):
+        common.warn(env_warning(name))
     try:
         settings = load_settings(args.config)
-    except ConfigError as exc:
+    except DigestbotError as exc:
         common.err(str(exc))
-        return 2
+        return exc.code
     setup_logging(settings.log_level)
     try:
         if getattr(args, "needs_db", True):
             common.require_schema(settings.database_url)
         result: int = asyncio.run(args.handler(args, settings))
         return result
-    except common.UserError as exc:
+    except DigestbotError as exc:
         common.err(str(exc))
         return exc.code
     except KeyboardInterrupt:

@@ -12,9 +12,15 @@ from bot.app import Container
 from bot.cli import render
 from bot.cli.common import UserError, console, container, print_json
 from bot.config import Settings
-from bot.domain.model import SECTIONS, SearchFilters, Section
+from bot.domain.model import LANGUAGES, SECTIONS, SearchFilters, Section
 from bot.domain.search import QueryTooLong
-from bot.services.archive import ImportReport, UnknownIssue
+from bot.services.archive import (
+    AmbiguousIssue,
+    ImportReport,
+    Removal,
+    SearchResult,
+    UnknownIssue,
+)
 
 
 def register(sub: Any) -> None:
@@ -27,9 +33,16 @@ def register(sub: Any) -> None:
     issues = sub.add_parser("issues", help="list archived issues, newest first")
     issues.add_argument("--json", action="store_true")
     issues.set_defaults(handler=issues_cmd)
+    verbs = issues.add_subparsers(dest="issues_verb", metavar="rm")
+    rm = verbs.add_parser("rm", help="remove an issue with its items; cancel its queued posts")
+    rm.add_argument("key", help="2020-W39 or 2020-09 (any case)")
+    rm.add_argument("--lang", choices=LANGUAGES, help="which language, when there are several")
+    rm.add_argument("--json", action="store_true")
+    rm.set_defaults(handler=issues_rm_cmd)
 
     show = sub.add_parser("show", help="one issue with its items")
-    show.add_argument("key", help="2020-W39 or 2020-09")
+    show.add_argument("key", help="2020-W39 or 2020-09 (any case)")
+    show.add_argument("--lang", choices=LANGUAGES, help="default: the language imported first")
     show.add_argument("--json", action="store_true")
     show.set_defaults(handler=show_cmd)
 
@@ -44,6 +57,8 @@ def register(sub: Any) -> None:
 
 
 async def import_cmd(args: argparse.Namespace, settings: Settings) -> int:
+    if any(not target.strip() for target in args.targets):
+        raise UserError("an empty path cannot be imported: give a file, folder or URL", code=2)
     async with container(settings) as app:
         if args.json:
             report = await app.archive.import_targets(args.targets)
@@ -112,18 +127,49 @@ async def issues_cmd(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def issues_rm_cmd(args: argparse.Namespace, settings: Settings) -> int:
+    async with container(settings) as app:
+        try:
+            removed = await app.archive.remove(args.key, args.lang)
+        except (UnknownIssue, AmbiguousIssue) as exc:
+            raise UserError(str(exc), code=exc.code) from None
+        if removed.cancelled_posts:
+            await app.queue.reslot()  # the posts left take the freed slots
+    if args.json:
+        print_json({"removed": render.removal_json(removed)})
+    else:
+        console.print(_removal_line(removed), markup=False)
+    return 0
+
+
+def _removal_line(removed: Removal) -> str:
+    return (
+        f"removed {removed.key} ({', '.join(removed.languages)}): {removed.items} items, "
+        f"{removed.papers} papers no other issue or post uses; cancelled "
+        f"{removed.cancelled_posts} queued posts (sent posts stay in the ledger)"
+    )
+
+
 async def show_cmd(args: argparse.Namespace, settings: Settings) -> int:
     async with container(settings) as app:
         try:
-            issue = await app.archive.issue(args.key)
+            issue = await app.archive.issue(args.key, args.lang)
         except UnknownIssue as exc:
             raise UserError(str(exc)) from None
+        languages = await app.archive.languages(issue.key)
     if args.json:
-        print_json(render.issue_json(issue))
-    else:
-        console.print(render.issue_table(issue))
-        for warning in issue.warnings:
-            console.print(Text(f"warning: {warning}", style="yellow"))
+        print_json({**render.issue_json(issue), "languages": list(languages)})
+        return 0
+    console.print(render.issue_table(issue))
+    others = [lang for lang in languages if lang != issue.language]
+    if others:
+        console.print(
+            f"languages: {', '.join(languages)} (showing {issue.language}; "
+            f"{' or '.join(f'--lang {lang}' for lang in others)} for the other)",
+            markup=False,
+        )
+    for warning in issue.warnings:
+        console.print(Text(f"warning: {warning}", style="yellow"))
     return 0
 
 
@@ -140,9 +186,26 @@ async def search_cmd(args: argparse.Namespace, settings: Settings) -> int:
         except QueryTooLong as exc:
             raise UserError(str(exc)) from None
     if args.json:
-        print_json({"query": result.query, "results": [render.hit_json(h) for h in result.hits]})
-    elif not result.hits:
-        console.print(Text(f"nothing found for {result.query!r}"))
+        print_json(
+            {
+                "query": result.query,
+                "relaxed": result.relaxed,
+                "results": [render.hit_json(h) for h in result.hits],
+            }
+        )
     else:
-        console.print(render.search_table(result))
+        print_search(result)
     return 0
+
+
+RELAXED_NOTE = "no result has every word; showing results with any of them"
+
+
+def print_search(result: SearchResult) -> None:
+    """The results table, a note when they have only some of the words, or "nothing found"."""
+    if not result.hits:
+        console.print(Text(f"nothing found for {result.query!r}"))
+        return
+    if result.relaxed:
+        console.print(RELAXED_NOTE, markup=False)
+    console.print(render.search_table(result))

@@ -10,30 +10,38 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from bot.app import Container, build
 from bot.clock import Clock, system_clock
 from bot.config import Settings
-from bot.store.db import sqlite_path
-from bot.store.migrate import schema_revision
+from bot.errors import DigestbotError
+
+if TYPE_CHECKING:  # the composition root (SQLAlchemy, services) loads when a command runs
+    from bot.app import Container
 
 console = Console(highlight=False, soft_wrap=False)
 _stderr = Console(stderr=True, highlight=False)
 
 
-class UserError(Exception):
-    """An error the user can act on: printed as one clear line, no traceback."""
-
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
+class UserError(DigestbotError):
+    """A command-line usage error the user can act on: printed as one clear line."""
 
 
 def err(message: str) -> None:
-    _stderr.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    _stderr.print("[bold red]error:[/] ", markup=True, end="")
+    _stderr.print(message, markup=False, soft_wrap=True)
+
+
+def warn(message: str) -> None:
+    _stderr.print("[yellow]warning:[/] ", markup=True, end="")
+    _stderr.print(message, markup=False, soft_wrap=True)
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``plural(1, "post")`` is "1 post", ``plural(2, "post")`` "2 posts"."""
+    return f"{count} {word if count == 1 else many or word + 's'}"
 
 
 def print_json(data: Any) -> None:
@@ -41,11 +49,25 @@ def print_json(data: Any) -> None:
 
 
 def require_schema(database_url: str) -> None:
-    current, head = schema_revision(database_url)
-    if current != head:
-        where = "has no tables yet" if current is None else f"is at revision {current}"
+    """Every database command's first step, without Alembic (see bot.store.revision)."""
+    from bot.store import revision
+
+    name = revision.describe(database_url)
+    try:
+        current = revision.current_revision(database_url)
+    except revision.DatabaseMissing:
         raise UserError(
-            f"the database {where}; digestbot needs revision {head}: run `digestbot db upgrade`"
+            f"there is no database at {name} yet: run `digestbot db upgrade` to create it, "
+            "or point DIGESTBOT_DATABASE_URL at your database"
+        ) from None
+    except revision.DatabaseUnavailable as exc:
+        raise UserError(str(exc), code=2) from None
+    head = revision.head_revision()
+    if current != head:
+        state = "has no tables yet" if current is None else f"is at revision {current}"
+        raise UserError(
+            f"the database {name} {state}; digestbot needs revision {head}: "
+            "run `digestbot db upgrade`"
         )
 
 
@@ -56,6 +78,8 @@ def rehearsal(settings: Settings, dry_run: bool) -> Iterator[Settings]:
     if not dry_run:
         yield settings
         return
+    from bot.store.db import sqlite_path
+
     path = sqlite_path(settings.database_url)
     if path is None:
         raise UserError(
@@ -64,6 +88,7 @@ def rehearsal(settings: Settings, dry_run: bool) -> Iterator[Settings]:
         )
     with tempfile.TemporaryDirectory(prefix="digestbot-dry-run-") as tmp:
         copy = Path(tmp) / "rehearsal.db"
+        copy.touch(mode=0o600)  # private like the original: it holds the same data
         source, target = sqlite3.connect(path), sqlite3.connect(copy)
         try:
             source.backup(target)
@@ -78,8 +103,12 @@ def rehearsal(settings: Settings, dry_run: bool) -> Iterator[Settings]:
 
 
 @asynccontextmanager
-async def container(settings: Settings, clock: Clock = system_clock) -> AsyncIterator[Container]:
-    app = build(settings, clock)
+async def container(
+    settings: Settings, clock: Clock = system_clock, *, real_clock: Clock | None = None
+) -> AsyncIterator[Container]:
+    from bot.app import build
+
+    app = build(settings, clock, real_clock=real_clock)
     try:
         yield app
     finally:

@@ -21,7 +21,7 @@ from rich.text import Text
 
 from bot.app import Container, connect_publishers
 from bot.cli import render
-from bot.cli.archive import print_report
+from bot.cli.archive import print_report, print_search
 from bot.cli.common import console, container
 from bot.cli.queue import print_queue
 from bot.clock import FrozenClock, system_clock
@@ -95,14 +95,17 @@ async def _archive_tour(app: Container) -> bool:
     console.print(render.issues_table(await app.archive.issues()))
     for key in report.added:
         console.print(render.issue_table(await app.archive.issue(key)))
+    found_all = True
     for query in DEMO_QUERIES:
-        console.print(render.search_table(await app.archive.search(query)))
+        result = await app.archive.search(query)
+        print_search(result)
+        found_all &= bool(result.hits)
     queued = await app.queue.enqueue_issues(report.added)
     console.print(
         Rule(f"the drip: {len(queued.papers)} papers and {len(queued.digests)} digest queued")
     )
     print_queue(await app.queue.view(), app.settings.schedule.timezone)
-    return report.ok
+    return report.ok and found_all
 
 
 async def _drip_tour(app: Container, clock: FrozenClock, tg: TelegramState, x: XState) -> None:

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from rich.text import Text
 
 from bot.app import connect_publishers
-from bot.cli.common import UserError, console, container, print_json, rehearsal
+from bot.cli.common import UserError, console, container, err, print_json, rehearsal
 from bot.clock import FrozenClock, system_clock
 from bot.config import Settings
 from bot.domain.telegram_text import compose_drip_message
 from bot.domain.x_text import is_valid_tweet, weighted_length
 from bot.services.compose import compose_post
+from bot.services.dispatch import TickReport
 
 
 def register(sub: Any) -> None:
@@ -37,46 +39,57 @@ def register(sub: Any) -> None:
     preview.set_defaults(handler=preview_cmd)
 
 
-def parse_now(value: str | None) -> datetime | None:
+def parse_now(value: str | None, timezone: str = "UTC") -> datetime | None:
+    """``--now``: ISO 8601; without a UTC offset it is the author's time (``schedule.timezone``),
+    like every slot shown to the user."""
     if value is None:
         return None
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise UserError(f"--now {value!r} is not an ISO 8601 time", code=2) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(timezone))
+
+
+def tick_json(report: TickReport, problems: list[str]) -> dict[str, Any]:
+    return {
+        "released": report.released,
+        "sent": [{"post": p, "destination": d} for p, d in report.sent],
+        "retrying": [{"post": p, "destination": d, "reason": r} for p, d, r in report.retrying],
+        "failed": [{"post": p, "destination": d, "reason": r} for p, d, r in report.failed],
+        "waiting": report.waiting,
+        "problems": problems + report.problems,
+    }
+
+
+def print_tick(report: TickReport, problems: list[str]) -> None:
+    console.print(
+        f"released {len(report.released)}, sent {len(report.sent)}, retrying "
+        f"{len(report.retrying)}, failed {len(report.failed)}",
+        markup=False,
+    )
+    for post, dest, reason in report.retrying + report.failed:
+        console.print(Text(f"  post {post} to {dest}: {reason}", style="yellow"))
+    for reason in report.waiting:
+        console.print(Text(f"  {reason}", style="yellow"))
+    for problem in problems + report.problems:
+        err(problem)
 
 
 async def dispatch_cmd(args: argparse.Namespace, settings: Settings) -> int:
-    moment = parse_now(args.now)
+    """One tick. A platform that cannot start is one line on stderr and the other goes on;
+    the exit code is 1 when anything failed or could not start."""
+    moment = parse_now(args.now, settings.schedule.timezone)
     clock = FrozenClock(moment) if moment else system_clock
     with rehearsal(settings, args.dry_run) as effective:
-        async with container(effective, clock) as app:
-            await connect_publishers(app, dry_run=args.dry_run)
+        async with container(effective, clock, real_clock=system_clock) as app:
+            problems = await connect_publishers(app, dry_run=args.dry_run)
             report = await app.dispatcher().tick()
     if args.json:
-        print_json(
-            {
-                "released": report.released,
-                "sent": [{"post": p, "destination": d} for p, d in report.sent],
-                "retrying": [
-                    {"post": p, "destination": d, "reason": r} for p, d, r in report.retrying
-                ],
-                "failed": [{"post": p, "destination": d, "reason": r} for p, d, r in report.failed],
-                "waiting": report.waiting,
-            }
-        )
+        print_json(tick_json(report, problems))
     else:
-        console.print(
-            f"released {len(report.released)}, sent {len(report.sent)}, retrying "
-            f"{len(report.retrying)}, failed {len(report.failed)}",
-            markup=False,
-        )
-        for post, dest, reason in report.retrying + report.failed:
-            console.print(Text(f"  post {post} to {dest}: {reason}", style="yellow"))
-        for reason in report.waiting:
-            console.print(Text(f"  {reason}", style="yellow"))
-    return 1 if report.failed else 0
+        print_tick(report, problems)
+    return 1 if report.failed or problems or report.problems else 0
 
 
 async def run_cmd(args: argparse.Namespace, settings: Settings) -> int:
@@ -89,6 +102,8 @@ async def run_cmd(args: argparse.Namespace, settings: Settings) -> int:
 
 async def preview_cmd(args: argparse.Namespace, settings: Settings) -> int:
     if args.text is not None:
+        if not args.text.strip():
+            raise UserError("--text is empty: give the text of the post to preview", code=2)
         x_text = args.text
         tg = compose_drip_message(
             args.text,

@@ -1,4 +1,4 @@
-"""``digestbot queue list|add|edit|rm|move|top|shuffle|pause|resume|now``."""
+"""``digestbot queue list|history|add|edit|rm|move|top|shuffle|pause|resume|now``."""
 
 from __future__ import annotations
 
@@ -10,23 +10,30 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.app import Container, connect_publishers
+from bot.cli.args import positive_int, require_post_id
 from bot.cli.common import UserError, console, container, print_json, rehearsal
+from bot.cli.render import tick_json
+from bot.cli.status import print_history, sent_json
 from bot.config import Settings
+from bot.services.dispatch import TickReport
 from bot.services.queue import QueueError, QueueView
+from bot.services.status import StatusService
+
+PAGE = 20
+HISTORY = 20
 
 
 def register(sub: Any) -> None:
     queue = sub.add_parser("queue", help="see and edit the posting queue")
     verbs = queue.add_subparsers(dest="queue_command", required=True, metavar="VERB")
+    shown = []
     for name, help_text in (
         ("list", "upcoming posts with their slots"),
         ("shuffle", "shuffle the order of queued paper posts"),
         ("pause", "stop releasing posts until resume"),
         ("resume", "release posts again"),
     ):
-        p = verbs.add_parser(name, help=help_text)
-        p.add_argument("--json", action="store_true")
-        p.set_defaults(handler=run_verb)
+        shown.append(verbs.add_parser(name, help=help_text))
     add = verbs.add_parser("add", help="queue a post by hand")
     add.add_argument("--url", required=True)
     add.add_argument("--text", required=True)
@@ -43,28 +50,51 @@ def register(sub: Any) -> None:
     now = verbs.add_parser("now", help="post at once")
     now.add_argument("id", type=int)
     now.add_argument("--dry-run", action="store_true", help="print instead of publishing")
-    for p in (add, edit, rm, move, top, now):
+    for p in (*shown, add, edit, rm, move, top, now):
+        p.add_argument(
+            "--limit",
+            type=positive_int,
+            default=PAGE,
+            help=f"show the first N open posts (default {PAGE})",
+        )
+        p.add_argument("--all", action="store_true", help="show every open post")
         p.add_argument("--json", action="store_true")
         p.set_defaults(handler=run_verb)
+    history = verbs.add_parser("history", help="posts sent, newest first, with their links")
+    history.add_argument(
+        "--limit", type=positive_int, default=HISTORY, help=f"at most N posts (default {HISTORY})"
+    )
+    history.add_argument("--json", action="store_true")
+    history.set_defaults(handler=history_cmd)
 
 
 async def run_verb(args: argparse.Namespace, settings: Settings) -> int:
     verb = args.queue_command
+    if getattr(args, "id", None) is not None:
+        require_post_id(args.id)
     with rehearsal(settings, getattr(args, "dry_run", False)) as effective:
         async with container(effective) as app:
             try:
-                await _apply(app, verb, args)
+                report = await _apply(app, verb, args)
             except QueueError as exc:
                 raise UserError(str(exc)) from None
-            view = await app.queue.view()
+            view = await app.queue.view(None if args.all else args.limit)
+    if report is not None:
+        _explain_wait(report, args.id, view)
     if args.json:
-        print_json(queue_json(view))
+        data = queue_json(view)
+        print_json(data if report is None else {**tick_json(report), "queue": data})
     else:
+        if report is not None:
+            print_tick(report)
         print_queue(view, settings.schedule.timezone)
+    if report is not None and any(post == args.id for post, _, _ in report.failed):
+        return 1  # `queue now`: a delivery of that post failed, went dead or was parked
     return 0
 
 
-async def _apply(app: Container, verb: str, args: argparse.Namespace) -> None:
+async def _apply(app: Container, verb: str, args: argparse.Namespace) -> TickReport | None:
+    """Do the verb; ``now`` returns what its dispatcher run did."""
     q = app.queue
     if verb == "add":
         post_id = await q.add(args.url, args.text)
@@ -83,22 +113,53 @@ async def _apply(app: Container, verb: str, args: argparse.Namespace) -> None:
     elif verb in ("pause", "resume"):
         await q.set_paused(verb == "pause")
     elif verb == "now":
-        await q.make_due(args.id)
         await connect_publishers(app, dry_run=args.dry_run)
-        report = await app.dispatcher().tick()
-        if args.json:
-            return
-        for post_id, destination in report.sent:
-            console.print(f"post {post_id} sent to {destination}")
-        for post_id, destination, reason in report.retrying + report.failed:
-            console.print(Text(f"post {post_id} to {destination}: {reason}", style="yellow"))
-        for reason in report.waiting:
-            console.print(Text(reason, style="yellow"))
+        if not app.destinations:  # checked first: the post keeps its slot
+            raise UserError(
+                f"post {args.id} cannot be sent: no destination is configured (set the four "
+                "DIGESTBOT_TWITTER__* keys, or DIGESTBOT_TELEGRAM__TOKEN and __CHANNEL_ID)"
+            )
+        await q.make_due(args.id)
+        return await app.dispatcher().tick()
+    return None
+
+
+def _explain_wait(report: TickReport, post_id: int, view: QueueView) -> None:
+    """``queue now`` on a paused queue releases nothing: say so instead of printing nothing."""
+    touched = {p for p, _ in report.sent} | {p for p, _, _ in report.retrying + report.failed}
+    if view.paused and post_id not in report.released and post_id not in touched:
+        report.waiting.append(
+            f"the queue is paused: post {post_id} goes out at once after `digestbot queue resume`"
+        )
+
+
+def print_tick(report: TickReport) -> None:
+    for post_id, destination in report.sent:
+        console.print(f"post {post_id} sent to {destination}", markup=False)
+    for post_id, destination, reason in report.retrying + report.failed:
+        console.print(Text(f"post {post_id} to {destination}: {reason}", style="yellow"))
+    for reason in report.waiting:
+        console.print(Text(reason, style="yellow"))
+
+
+async def history_cmd(args: argparse.Namespace, settings: Settings) -> int:
+    async with container(settings) as app:
+        posts = await StatusService(app.sessions, settings, app.clock).history(args.limit)
+    tz = ZoneInfo(settings.schedule.timezone)
+    if args.json:
+        print_json({"posts": [sent_json(p, tz) for p in posts]})
+    elif posts:
+        print_history(posts, tz, f"last {len(posts)} sent, newest first")
+    else:
+        console.print("nothing sent yet", markup=False)
+    return 0
 
 
 def queue_json(view: QueueView) -> dict[str, Any]:
     return {
         "paused": view.paused,
+        "total": view.total,
+        "sent": view.sent,
         "posts": [
             {
                 "id": p.id,
@@ -121,11 +182,18 @@ def queue_json(view: QueueView) -> dict[str, Any]:
     }
 
 
+def _count(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
 def print_queue(view: QueueView, timezone: str) -> None:
     tz = ZoneInfo(timezone)
-    title = f"{len(view.posts)} posts" + (
-        " · PAUSED (digestbot queue resume)" if view.paused else ""
-    )
+    shown = len(view.posts)
+    title = (
+        _count(view.total, "open post")
+        if shown >= view.total
+        else f"showing {shown:,} of {view.total:,} open posts"
+    ) + (" · PAUSED (digestbot queue resume)" if view.paused else "")
     table = Table(title=title)
     for column in ("id", "kind", "slot", "state", "paper / issue", "text"):
         table.add_column(column, overflow="fold")
@@ -135,6 +203,11 @@ def print_queue(view: QueueView, timezone: str) -> None:
             str(p.id), p.kind, slot, p.state, p.paper or p.issue or "", Text(p.text[:140])
         )
     console.print(table)
+    if shown < view.total:
+        more = view.total - shown
+        console.print(f"{more:,} more: --limit N or --all to see them", markup=False)
+    sent = "1 post sent so far" if view.sent == 1 else f"{view.sent:,} posts sent so far"
+    console.print(f"{sent}; `digestbot queue history` lists them", markup=False)
     c = view.cost
     line = (
         f"expected X spend: ${c.monthly_usd:.2f}/month for {c.drip_posts + c.digest_posts:.0f} "

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 from rich.text import Text
 
 from bot.domain.model import IssueSummary, ParsedIssue, SearchHit
-from bot.services.archive import ImportReport, SearchResult
+from bot.services.archive import ImportReport, Removal, SearchResult
+
+if TYPE_CHECKING:
+    from bot.services.dispatch import TickReport
 
 
 def issue_json(issue: ParsedIssue) -> dict[str, Any]:
     return {
         "key": issue.key,
+        "language": issue.language,
         "kind": issue.kind,
         "year": issue.year,
         "week": issue.week,
@@ -45,6 +49,7 @@ def issue_json(issue: ParsedIssue) -> dict[str, Any]:
 def summary_json(s: IssueSummary) -> dict[str, Any]:
     return {
         "key": s.key,
+        "language": s.language,
         "kind": s.kind,
         "title": s.title,
         "url": s.url,
@@ -76,16 +81,31 @@ def report_json(report: ImportReport) -> dict[str, Any]:
         "unchanged": report.unchanged,
         "failed": [{"source": s, "reason": r} for s, r in report.failed],
         "warnings": [{"issue": k, "warning": w} for k, w in report.warnings],
+        "imported": [
+            {"key": i.key, "language": i.language, "outcome": i.outcome, "source": i.source}
+            for i in report.imported
+        ],
+    }
+
+
+def removal_json(removed: Removal) -> dict[str, Any]:
+    return {
+        "key": removed.key,
+        "languages": list(removed.languages),
+        "items": removed.items,
+        "papers": removed.papers,
+        "cancelled_posts": removed.cancelled_posts,
     }
 
 
 def issues_table(rows: list[IssueSummary]) -> Table:
     table = Table(title=f"{len(rows)} issues, newest first")
-    for column in ("key", "kind", "dates", "items", "picks", "warnings", "title"):
+    for column in ("key", "lang", "kind", "dates", "items", "picks", "warnings", "title"):
         table.add_column(column, overflow="fold")
     for s in rows:
         table.add_row(
             s.key,
+            s.language,
             s.kind,
             f"{s.start}..{s.end}",
             str(s.items),
@@ -97,7 +117,8 @@ def issues_table(rows: list[IssueSummary]) -> Table:
 
 
 def issue_table(issue: ParsedIssue) -> Table:
-    table = Table(title=Text(f"{issue.key} · {issue.title}\n{issue.url or '(no source URL)'}"))
+    heading = f"{issue.key} ({issue.language}) · {issue.title}\n{issue.url or '(no source URL)'}"
+    table = Table(title=Text(heading))
     for column in ("#", "section", "pick", "headline", "link"):
         table.add_column(column, overflow="fold")
     for it in issue.items:
@@ -107,10 +128,23 @@ def issue_table(issue: ParsedIssue) -> Table:
 
 
 def search_table(result: SearchResult) -> Table:
-    table = Table(title=Text(f"search: {result.query}  ({len(result.hits)} results)"))
+    found = len(result.hits)
+    count = f"{found} result" if found == 1 else f"{found} results"
+    table = Table(title=Text(f"search: {result.query}  ({count})"))
     for column in ("issue", "section", "headline", "snippet", "link"):
         table.add_column(column, overflow="fold")
     for hit in result.hits:
         headline = Text(("★ " if hit.pick else "") + hit.headline)
         table.add_row(hit.issue, hit.section, headline, Text(hit.snippet), hit.url or "")
     return table
+
+
+def tick_json(report: TickReport) -> dict[str, Any]:
+    """One dispatcher run, as ``dispatch --once --json`` and ``queue now --json`` print it."""
+    return {
+        "released": report.released,
+        "sent": [{"post": p, "destination": d} for p, d in report.sent],
+        "retrying": [{"post": p, "destination": d, "reason": r} for p, d, r in report.retrying],
+        "failed": [{"post": p, "destination": d, "reason": r} for p, d, r in report.failed],
+        "waiting": report.waiting,
+    }

@@ -16,13 +16,20 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Literal
 from urllib.parse import unquote
 
-from bot.domain.model import DigestFormatError, IssueKind, ParsedIssue, ParsedItem, Section
+from bot.domain.model import (
+    DigestFormatError,
+    IssueKind,
+    Language,
+    ParsedIssue,
+    ParsedItem,
+    Section,
+)
 from bot.domain.papers import (
     is_paper_url,
     is_shortener,
@@ -47,8 +54,8 @@ _INLINE = re.compile(
     r"!\[(?P<alt>[^\[\]\n]*)\]\((?P<src>[^()\s]*)\)"
     r"|\[(?P<text>[^\[\]\n]*)\]\((?P<href>(?:[^()\n]|\([^()\n]*\))*)\)"
     r"|<(?P<auto>https?://[^<>\s]+)>"
-    r"|(?P<bare>https?://[A-Za-z0-9\-._~:/?#@!$&'*+,;=%]+)"
-)
+    r"|(?P<bare>https?://(?:[A-Za-z0-9\-._~:/?#@!$&'*+,;=%]|\([A-Za-z0-9\-._~:/?#@!$&'*+,;=%]*\))+)"
+)  # a bare URL keeps balanced parentheses (wiki/Foo_(bar)); a stray ")" ends it
 _BULLET = re.compile(r"\s*(?:[*\-+•]|\d{1,2}[.)])\s+")
 _SECTION_HEAD = re.compile(r"([1-9])\s*[.．、):：]\s*(\S.*)")
 _WS = re.compile(r"\s+")
@@ -88,6 +95,16 @@ _WEEK_FIRST = re.compile(
 _MONTH_ZH = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月")
 _MONTH_EN = re.compile(rf"\b({_MONTHS})\.?[\s,_-]*(\d{{4}})(?!\d)", re.IGNORECASE)
 _MONTH_KEY = re.compile(r"(?<!\d)(\d{4})-(\d{2})(?![\d-])")
+_GIVEN_WEEK = re.compile(r"(\d{4})[\s_-]*w(?:eek)?[\s_-]*(\d{1,2})", re.IGNORECASE)
+_GIVEN_MONTH = re.compile(r"(\d{4})\s*[-/._]\s*(\d{1,2})")
+
+# language: share of CJK characters among CJK characters and Latin letters (URLs left out)
+CJK_SHARE = 0.25  # English digests quote a few Chinese words; Chinese ones quote paper titles
+KANA_SHARE = 0.1  # Chinese text has no kana; Japanese text is full of it
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_KANA = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
+_LATIN = re.compile(r"[A-Za-z]")
+_URLISH = re.compile(r"(?:https?://|www\.)\S*", re.IGNORECASE)
 
 _SECTION_WORDS: tuple[tuple[Section, tuple[str, ...]], ...] = (
     ("use_cases", ("用例", "use case", "use-case", "application", "应用")),
@@ -212,16 +229,42 @@ def _segments(line: str) -> list[_Seg]:
             segs.append(_Seg("image", m.group("alt"), m.group("src")))
         elif m.group("href") is not None:
             segs.append(_Seg("link", m.group("text"), m.group("href")))
-        else:
-            url = (m.group("auto") or m.group("bare")).rstrip(".,;:!?'")
+        elif m.group("auto") is not None:
+            url = m.group("auto").rstrip(".,;:!?'")
             segs.append(_Seg("url", url, url))
-            tail = m.group(0)[len(url) + (2 if m.group("auto") else 0) :]
-            if tail:
-                segs.append(_Seg("text", tail))
+        else:
+            bare = m.group("bare")
+            url = autolink_end(bare)
+            segs.append(_Seg("url", url, url))
+            if len(url) < len(bare):
+                segs.append(_Seg("text", bare[len(url) :]))
         pos = m.end()
     if pos < len(line):
         segs.append(_Seg("text", line[pos:]))
     return segs
+
+
+def autolink_end(url: str) -> str:
+    """``url`` without the trailing characters GitHub-flavoured Markdown leaves out of an
+    extended autolink: ``?!.,:*_~'"``, a ``;`` (with the ``&name`` of an entity before it)
+    and unbalanced closing parentheses (``.../Foo_(bar)`` keeps its own). Linear time."""
+    end = len(url)
+    opening, closing = url.count("("), url.count(")")
+    while end > 0:
+        last = url[end - 1]
+        if last in "?!.,:*_~'\"":
+            end -= 1
+        elif last == ";":
+            start = end - 2
+            while start > 0 and url[start].isascii() and url[start].isalpha():
+                start -= 1
+            end = start if start < end - 2 and url[start] == "&" else end - 1
+        elif last == ")" and closing > opening:
+            closing -= 1
+            end -= 1
+        else:
+            break
+    return url[:end]
 
 
 def _looks_like_url(text: str) -> bool:
@@ -295,6 +338,34 @@ def _key_from_source(source: str | None) -> _Key | None:
         return None
     slug = unquote(source.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1])
     return _key_from_text(slug.replace("_", "-"))
+
+
+def normalize_key(text: str) -> str | None:
+    """The canonical key for a key as people type it (``2020-w39``, ``2020W9``, ``2020-9``,
+    ``2020 年第 39 周``, ``Week 39, 2020``): ``2020-W39`` or ``2020-09``; None if there is none."""
+    text = text.strip()
+    if len(text) > TITLE_MAX_CHARS:
+        return None
+    if m := _GIVEN_WEEK.fullmatch(text):
+        return _Key(int(m.group(1)), week=int(m.group(2))).text
+    if m := _GIVEN_MONTH.fullmatch(text):
+        return _Key(int(m.group(1)), month=int(m.group(2))).text
+    key = _key_from_text(text)
+    return key.text if key is not None else None
+
+
+def detect_language(texts: Iterable[str]) -> Language:
+    """``zh``, ``ja`` or ``en`` from the share of CJK characters (links are not counted)."""
+    han = kana = latin = 0
+    for text in texts:
+        text = _URLISH.sub(" ", text)
+        han += len(_HAN.findall(text))
+        kana += len(_KANA.findall(text))
+        latin += len(_LATIN.findall(text))
+    cjk = han + kana
+    if cjk == 0 or cjk < CJK_SHARE * (cjk + latin):
+        return "en"
+    return "ja" if kana >= KANA_SHARE * cjk else "zh"
 
 
 def _period(key: _Key) -> tuple[date, date]:
@@ -844,6 +915,7 @@ def parse_digest(text: str, source: str | None = None) -> ParsedIssue:
     builders, items, item_warnings = _items(state)
     items, picks, pick_warnings = _apply_picks(state, builders, items)
     kind: IssueKind = "weekly" if key.week is not None else "monthly"
+    texts = [title or "", *(t for it in items for t in (it.headline, it.title or "", it.summary))]
     return ParsedIssue(
         key=key.text,
         kind=kind,
@@ -858,4 +930,5 @@ def parse_digest(text: str, source: str | None = None) -> ParsedIssue:
         picks=tuple(picks),
         warnings=tuple([*key_warnings, *item_warnings, *pick_warnings]),
         neighbours=_neighbours(state, url),
+        language=detect_language(texts),
     )

@@ -9,6 +9,8 @@ from typing import Literal
 Section = Literal["papers", "articles", "use_cases", "other"]
 SECTIONS: tuple[Section, ...] = ("papers", "articles", "use_cases", "other")
 IssueKind = Literal["weekly", "monthly"]
+Language = Literal["en", "zh", "ja"]
+LANGUAGES: tuple[Language, ...] = ("en", "zh", "ja")
 
 
 class DigestFormatError(ValueError):
@@ -47,6 +49,7 @@ class ParsedIssue:
     picks: tuple[str, ...]  # paper identities of the editor's picks, in list order
     warnings: tuple[str, ...] = ()
     neighbours: tuple[str, ...] = field(default=())  # URLs of neighbouring issues
+    language: Language = "en"  # detected from the text; an issue is key + language
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +65,7 @@ class IssueSummary:
     items: int
     picks: int
     warnings: int
+    language: Language = "en"
 
 
 @dataclass(frozen=True, slots=True)

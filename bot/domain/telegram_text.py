@@ -25,6 +25,8 @@ TITLE_MAX_UNITS: Final = 512
 PICK_MAX_UNITS: Final = 300
 MAX_URL_LENGTH: Final = 2048
 PICKS_HEADING: Final = "Editor's picks"
+PICKS_HEADING_ZH: Final = "编辑精选"
+NEW_ISSUE: Final = "New issue"
 
 _ZWJ: Final = "\u200d"
 _EMOJI_CLASS: Final = "[\u2600-\u27bf\u2b00-\u2bff\ufe0f\U0001f000-\U0001faff]"
@@ -46,6 +48,50 @@ _SURROGATE_RE: Final = re.compile("[\ud800-\udfff]")
 _TRAILING_JUNK: Final = " \n,;:、，；：-–—"
 _ARXIV_NEW_RE: Final = re.compile(r"\d{4}\.\d{4,5}(?:v\d+)?")
 _ARXIV_OLD_RE: Final = re.compile(r"([a-z]+(?:-[a-z]+)*)(?:\.[A-Za-z]{2})?/(\d{7}(?:v\d+)?)")
+_CJK_RE: Final = re.compile(
+    "[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f]"
+)
+_LANGUAGE_PROBE: Final = 4096  # a title's language shows in its first characters
+
+
+@dataclass(frozen=True, slots=True)
+class DigestLabels:
+    """The fixed words of a digest announcement, in the issue's language."""
+
+    language: str
+    papers_many: str  # with {count}
+    papers_one: str
+    picks_heading: str
+    read_button: str
+
+    def papers(self, count: int) -> str:
+        """``本期 12 篇论文`` / ``12 papers`` / ``1 paper``."""
+        return self.papers_one if count == 1 else self.papers_many.format(count=count)
+
+
+LABELS: Final = {
+    "en": DigestLabels("en", "{count} papers", "1 paper", PICKS_HEADING, "Read the issue"),
+    "zh": DigestLabels("zh", "本期 {count} 篇论文", "本期 1 篇论文", PICKS_HEADING_ZH, "阅读本期"),
+    "ja": DigestLabels(
+        "ja", "今号の論文 {count} 本", "今号の論文 1 本", "編集部のおすすめ", "今号を読む"
+    ),
+}
+
+
+def digest_labels(title: str, language: str | None = None) -> DigestLabels:
+    """Labels in the issue's *language* (``en``, ``zh``, ``ja``).
+
+    Chinese for a ``zh`` issue, Japanese for ``ja``; otherwise (English or unknown)
+    Chinese when the title has CJK characters, else English.
+    """
+    if language in ("zh", "ja"):
+        return LABELS[language]
+    return LABELS["zh"] if _CJK_RE.search(title, 0, _LANGUAGE_PROBE) else LABELS["en"]
+
+
+def papers_line(count: int | None, labels: DigestLabels) -> str:
+    """The paper-count line of a digest announcement ("" when the count is unknown or 0)."""
+    return labels.papers(count) if count else ""
 
 
 @dataclass(frozen=True)
@@ -319,9 +365,12 @@ def _pick_line(headline: str, link: str | None) -> tuple[int, str]:
     return visible_length(f"• {text}"), f"• {html}"
 
 
-def _picks_block(picks: Sequence[tuple[str, str | None]], room: int) -> str:
-    """HTML of the "Editor's picks" block within *room* visible units ('' if none fit)."""
-    used = len(PICKS_HEADING)
+def _picks_block(picks: Sequence[tuple[str, str | None]], room: int, heading: str) -> str:
+    """HTML of the picks block (*heading*, then bullets) within *room* visible units.
+
+    Picks are taken in order while they fit; '' when none does.
+    """
+    used = len(heading)
     accepted: list[str] = []
     for headline, link in picks:
         size, html = _pick_line(headline, link)
@@ -331,7 +380,7 @@ def _picks_block(picks: Sequence[tuple[str, str | None]], room: int) -> str:
             break
         used += 1 + size
         accepted.append(html)
-    return "\n".join([f"<b>{PICKS_HEADING}</b>", *accepted]) if accepted else ""
+    return "\n".join([f"<b>{escape(heading)}</b>", *accepted]) if accepted else ""
 
 
 def compose_digest_message(
@@ -340,21 +389,32 @@ def compose_digest_message(
     url: str,
     *,
     buttons: bool,
+    papers: int | None = None,
+    language: str | None = None,
 ) -> TelegramMessage:
-    """The weekly announcement: bold title linked to the issue, then "Editor's picks".
+    """The weekly announcement: bold title linked to the issue, paper count, editor's picks.
 
-    *picks* are ``(headline, link-or-None)``; each headline is capped at 300 units
-    and picks that do not fit in 4096 units are dropped from the end. With
-    *buttons* a "Read the issue" button is attached.
+    *picks* are ``(headline, link-or-None)``; a pick with an http(s) link becomes a
+    link. Each headline is capped at 300 units and picks that do not fit in 4096
+    units are dropped from the end. *papers* (the number of papers in the issue) is
+    shown when positive. Labels follow :func:`digest_labels`: a Chinese issue (or
+    a title with CJK characters) gets "本期 12 篇论文" and "编辑精选", an English one
+    "12 papers" and "Editor's picks". With *buttons* a "Read the issue" button is
+    attached.
     """
     issue_url = _valid_or_none(url)
     heading = truncate_units(clean_text(title, keep_newlines=False), TITLE_MAX_UNITS)
-    heading = heading or "New issue"
+    heading = heading or NEW_ISSUE
+    labels = digest_labels(heading, language)
+    count = papers_line(papers, labels)
     inner = _link(issue_url, heading) if issue_url else escape(heading)
-    block = _picks_block(picks, MAX_MESSAGE_UNITS - visible_length(heading) - 2)
+    head_html = "\n".join(part for part in (f"<b>{inner}</b>", escape(count)) if part)
+    head_units = visible_length(heading) + (1 + visible_length(count) if count else 0)
+    block = _picks_block(picks, MAX_MESSAGE_UNITS - head_units - 2, labels.picks_heading)
+    button = Button(labels.read_button, issue_url) if buttons and issue_url else None
     return TelegramMessage(
-        text="\n\n".join(part for part in (f"<b>{inner}</b>", block) if part),
+        text="\n\n".join(part for part in (head_html, block) if part),
         disable_preview=issue_url is None,
         preview_url=issue_url,
-        buttons=((Button("Read the issue", issue_url),),) if buttons and issue_url else (),
+        buttons=((button,),) if button else (),
     )

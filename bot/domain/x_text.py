@@ -14,12 +14,14 @@ verified with the library itself.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Final, Literal
+from urllib.parse import urlsplit
 
 from twitter_text import extract_emojis_with_indices, extract_urls_with_indices, parse_tweet
 from twitter_text.config import config as _TT_CONFIG
@@ -27,7 +29,15 @@ from twitter_text.extract_urls import is_valid_url
 from twitter_text.get_character_weight import get_character_weight
 from twitter_text.regexp.extract_url import extract_url as _TT_URL_RE
 
-from bot.domain.telegram_text import arxiv_label, clean_text, is_cluster_boundary, is_http_url
+from bot.domain.telegram_text import (
+    NEW_ISSUE,
+    arxiv_label,
+    clean_text,
+    digest_labels,
+    is_cluster_boundary,
+    is_http_url,
+    papers_line,
+)
 
 MAX_WEIGHT: Final = 280
 URL_WEIGHT: Final = 23
@@ -37,8 +47,11 @@ DIGEST_PICK_MAX: Final = 70
 DIGEST_PICK_MIN: Final = 20
 MAX_HASHTAGS: Final = 5
 MAX_HASHTAG_CHARS: Final = 40
+FALLBACK_TITLE_MAX: Final = 100
+SOURCE_NAME_MAX: Final = 40
 
 LinkMode = Literal["url", "arxiv_id", "none"]
+LinkFallback = Literal["title", "url", "skip"]
 AtomKind = Literal["url", "emoji", "char", "space"]
 
 _OPTIONS: Final[dict[str, Any]] = _TT_CONFIG["defaults"]
@@ -62,6 +75,9 @@ _MIN_KEEP_FRACTION: Final = 0.5
 _MAX_ATTEMPTS: Final = 24
 _HASHTAG_JUNK_RE: Final = re.compile(r"\W+")
 _URL_PUNCTUATION: Final = frozenset("-._~:/?#[]@!$&'()*+,;=%|")
+# second-level labels under a country code (example.co.uk, example.com.cn): not a site's name
+_SECOND_LEVEL: Final = frozenset({"ac", "co", "com", "edu", "go", "gov", "ne", "net", "or", "org"})
+_HOST_PREFIXES: Final = ("www", "m")
 
 
 # ---------------------------------------------------------------- counting
@@ -430,6 +446,68 @@ def _fit_with_suffix(body: str, suffix: str) -> tuple[str, bool]:
     return "", False
 
 
+def source_name(url: str | None) -> str:
+    """A short plain-text name of *url*'s site that X does not turn into a link.
+
+    The host without ``www.``, its top-level domain (and a country's second level
+    such as ``co.uk``), at most its last two labels: ``https://blog.example.org/x``
+    gives ``blog.example``. A bare domain would be auto-linked by X (priced as a
+    post with a URL), so labels are dropped from the left while twitter-text still
+    sees a URL; a single label never is one. ``""`` for IP addresses and bad URLs.
+    """
+    url = url.strip() if url else None
+    if url is None or not is_http_url(url):
+        return ""
+    host = (urlsplit(url).hostname or "").rstrip(".")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return ""
+    labels = [label for label in host.split(".") if label]
+    while len(labels) > 1 and labels[0] in _HOST_PREFIXES:
+        labels.pop(0)
+    if len(labels) > 1:
+        labels.pop()  # the top-level domain
+    if len(labels) > 1 and labels[-1] in _SECOND_LEVEL:
+        labels.pop()
+    labels = labels[-2:]
+    while len(labels) > 1 and (
+        contains_url(".".join(labels)) or len(".".join(labels)) > SOURCE_NAME_MAX
+    ):
+        labels.pop(0)
+    name = clean_text(".".join(labels), keep_newlines=False)
+    return truncate_for_x(name, SOURCE_NAME_MAX) if name else ""
+
+
+def fallback_link_text(
+    fallback: LinkFallback, *, url: str | None, title: str | None, with_title: bool = True
+) -> str:
+    """What points at an item that has no arXiv id ("" when there is nothing to show).
+
+    ``"url"``: the http(s) URL (a post with a URL); when it is unusable, and for
+    ``"title"``: ``(source: title)`` in plain text, with the site's name from
+    :func:`source_name` and the title capped at 100 weighted characters (left out
+    when *with_title* is false, e.g. because the post's body already is the title).
+    ``"skip"`` is the caller's decision (the post is not sent to X): "" here.
+    """
+    if fallback == "skip":
+        return ""
+    if fallback == "url" and (whole := _tweet_url(url)):
+        return whole
+    source = source_name(url)
+    name = clean_text(title or "", keep_newlines=False) if with_title else ""
+    name = truncate_for_x(name, FALLBACK_TITLE_MAX) if name else ""
+    inner = f"{source}: {name}" if source and name else source or name
+    return f"({inner})" if inner else ""
+
+
+def skips_x(link: LinkMode, fallback: LinkFallback, paper: str | None) -> bool:
+    """True when a drip post is not sent to X: arXiv ids only, and this item has none."""
+    return link == "arxiv_id" and fallback == "skip" and not drip_link_text(link, None, paper)
+
+
 def compose_drip_tweet(
     comment: str,
     *,
@@ -437,18 +515,29 @@ def compose_drip_tweet(
     url: str | None,
     paper: str | None,
     link: LinkMode,
+    fallback: LinkFallback = "title",
     hashtags: Sequence[str] = (),
-) -> str:
+) -> str | None:
     """The drip post: one-sentence comment, then the link, then hashtags that fit.
 
     *link* ``"url"`` appends the (http(s)) URL, ``"arxiv_id"`` appends plain text
-    ``arXiv:ID`` for arXiv papers, ``"none"`` nothing. The comment (or the title
-    when the comment is empty) is cleaned to one line and truncated to make room
-    for the link, never the link; hashtags are only added while the comment stays
-    whole. Raises ``ValueError`` when nothing is left to post.
+    ``arXiv:ID`` for arXiv papers, ``"none"`` nothing (no link and no fallback: the
+    author wants none). In ``"arxiv_id"`` mode an item without an arXiv id gets
+    *fallback* (see :func:`fallback_link_text`), or, for ``"skip"``, no post at
+    all: ``None``. The comment (or the title when the comment is empty) is cleaned
+    to one line and truncated (sentence, then word boundaries) to make room for the
+    link, never the link; hashtags are only added while the comment stays whole.
+    Raises ``ValueError`` when nothing is left to post.
     """
-    body = clean_text(comment, keep_newlines=False) or clean_text(title or "", keep_newlines=False)
+    if skips_x(link, fallback, paper):
+        return None
+    comment_text = clean_text(comment, keep_newlines=False)
+    body = comment_text or clean_text(title or "", keep_newlines=False)
     link_text = drip_link_text(link, url, paper)
+    if link == "arxiv_id" and not link_text:
+        link_text = fallback_link_text(
+            fallback, url=url, title=title, with_title=bool(comment_text)
+        )
     tags = _hashtags(hashtags)
     for count in range(len(tags), 0, -1):
         text, whole = _fit_with_suffix(body, _join(link_text, *tags[:count]))
@@ -460,35 +549,61 @@ def compose_drip_tweet(
     return text
 
 
-def _digest_layout(title: str, lines: Sequence[str], url: str) -> str:
-    return "\n\n".join(part for part in (title, "\n".join(lines), url) if part)
+def _digest_layout(head: str, lines: Sequence[str], url: str) -> str:
+    return "\n\n".join(part for part in (head, "\n".join(lines), url) if part)
 
 
-def _fit_pick(title: str, lines: list[str], pick: str, url: str) -> str | None:
-    """The bullet for *pick* (shortened if need be) that still fits, else ``None``."""
+def _fit_pick(head: str, lines: list[str], pick: str, url: str) -> str | None:
+    """The bullet for *pick* (shortened if need be) that still fits, else ``None``.
+
+    *lines* already holds the picks heading.
+    """
     line = "• " + truncate_for_x(pick, DIGEST_PICK_MAX)
-    excess = weighted_length(_digest_layout(title, [*lines, line], url)) - MAX_WEIGHT
+    excess = weighted_length(_digest_layout(head, [*lines, line], url)) - MAX_WEIGHT
     if excess <= 0:
         return line
     room = weighted_length(line) - 2 - excess
     if room < DIGEST_PICK_MIN:
         return None
     line = "• " + truncate_for_x(pick, room)
-    fits = weighted_length(_digest_layout(title, [*lines, line], url)) <= MAX_WEIGHT
+    fits = weighted_length(_digest_layout(head, [*lines, line], url)) <= MAX_WEIGHT
     return line if fits and line != "• " else None
 
 
-def compose_digest_tweet(title: str, picks: Sequence[str], url: str) -> str:
-    """The weekly announcement: title, the editor's picks as ``• `` lines, the issue URL.
+def compose_digest_tweet(
+    title: str,
+    picks: Sequence[str],
+    url: str,
+    *,
+    papers: int | None = None,
+    language: str | None = None,
+) -> str:
+    """The weekly announcement: title, paper count, the editor's picks, the issue URL.
 
-    The URL is always included when it is a usable http(s) URL (otherwise it is
-    left out rather than posting a broken link); the title is capped at 120
-    weighted, each pick at 70; picks that do not fit are shortened once and then
-    dropped.
+    ::
+
+        2020 年第 39 周            ML news 2020-W39
+        本期 12 篇论文              12 papers
+
+        编辑精选                    Editor's picks
+        • headline                 • headline
+
+        https://...                https://...
+
+    Labels are in the issue's *language* (see ``digest_labels``: a Chinese issue or
+    a title with CJK characters gets Chinese ones, any other English ones); the
+    count line is left out when *papers* is ``None`` or 0. The URL is always
+    included when it is a usable http(s) URL (otherwise it is left out rather than
+    posting a broken link) and never cut; the title is capped at 120 weighted, each
+    pick at 70; picks that do not fit are shortened once and then dropped (the
+    heading goes with the last of them).
     """
     issue_url = _tweet_url(url) or ""
-    head = truncate_for_x(clean_text(title, keep_newlines=False), DIGEST_TITLE_MAX)
-    lines: list[str] = []
+    title_text = truncate_for_x(clean_text(title, keep_newlines=False), DIGEST_TITLE_MAX)
+    title_text = title_text or NEW_ISSUE
+    labels = digest_labels(title_text, language)
+    head = "\n".join(part for part in (title_text, papers_line(papers, labels)) if part)
+    lines: list[str] = [labels.picks_heading]
     for pick in picks:
         cleaned = clean_text(pick, keep_newlines=False)
         if not cleaned:
@@ -497,4 +612,4 @@ def compose_digest_tweet(title: str, picks: Sequence[str], url: str) -> str:
         if line is None:
             break
         lines.append(line)
-    return _digest_layout(head, lines, issue_url)
+    return _digest_layout(head, lines if len(lines) > 1 else [], issue_url)

@@ -16,7 +16,7 @@ class Outgoing:
     """A post rendered for every platform; adapters pick their rendering."""
 
     post_id: int
-    x_text: str
+    x_text: str | None  # None: not posted to X (see TwitterSettings.link_fallback)
     telegram: TelegramMessage
 
 
@@ -49,6 +49,11 @@ class Transient(PublishError):
 
 class Permanent(PublishError):
     """Another 4xx: the message itself is wrong. Fail it and tell the maintainer."""
+
+
+class Unauthorized(PublishError):
+    """The platform rejected our credentials: nothing can be sent until they are fixed. The
+    platform pauses (not an attempt) and the maintainer is told; no post is failed for it."""
 
 
 class Unreachable(PublishError):

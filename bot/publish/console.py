@@ -20,7 +20,7 @@ class ConsolePublisher:
         self.sent: list[tuple[str, str]] = []
 
     async def send(self, destination: str, post: Outgoing) -> Sent:
-        body = post.x_text if self.name == "x" else post.telegram.text
+        body = (post.x_text or "") if self.name == "x" else post.telegram.text
         self.sent.append((destination, body))
         title = f"{destination} · post {post.post_id}"
         self._console.print(Panel(Text(body), title=title, expand=False))

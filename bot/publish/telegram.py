@@ -1,27 +1,39 @@
 """Telegram adapter: python-telegram-bot's Bot (with AIORateLimiter for the global limits)
-plus our own per-chat pacing, which answers "wait N seconds" instead of sleeping."""
+plus our own per-chat pacing, which answers "wait N seconds" instead of sleeping.
+
+Sends get a longer read timeout than other calls: a slow answer to ``sendMessage`` is a message
+that probably arrived, and giving up on it early is what turns slowness into duplicates. An
+answer from the API (even 5xx) means it was received; only a timeout or a dropped connection
+after the request went out leaves the outcome unknown.
+"""
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
-from telegram.constants import ParseMode
+from telegram.constants import ChatMemberStatus, ParseMode
 from telegram.error import (
     BadRequest,
     ChatMigrated,
     Forbidden,
+    InvalidToken,
     NetworkError,
     RetryAfter,
     TelegramError,
     TimedOut,
 )
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseRateLimiter
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.clock import Clock
+from bot.config import Settings, TelegramSettings
 from bot.domain.retry import ChatPacer
 from bot.domain.telegram_text import TelegramMessage
+from bot.errors import PlatformError
 from bot.publish.base import (
     CHANNEL,
     Migrated,
@@ -30,8 +42,94 @@ from bot.publish.base import (
     RateLimited,
     Sent,
     Transient,
+    Unauthorized,
     Unreachable,
 )
+
+TOKEN_SETTING = "DIGESTBOT_TELEGRAM__TOKEN"
+URL_SETTING = "DIGESTBOT_TELEGRAM__API_BASE_URL"
+CHANNEL_SETTING = "DIGESTBOT_TELEGRAM__CHANNEL_ID"
+
+
+def telegram_application(
+    settings: Settings, rate_limiter: Callable[[], BaseRateLimiter[Any]] | None = None
+) -> Application:  # type: ignore[type-arg]
+    tg = settings.telegram
+    assert tg.token is not None
+    base = tg.api_base_url.rstrip("/")
+    return (
+        ApplicationBuilder()
+        .token(tg.token.get_secret_value())
+        .base_url(f"{base}/bot")
+        .base_file_url(f"{base}/file/bot")
+        .rate_limiter(rate_limiter() if rate_limiter else AIORateLimiter(max_retries=0))
+        .connect_timeout(tg.connect_timeout_seconds)
+        .read_timeout(tg.read_timeout_seconds)
+        .get_updates_read_timeout(tg.read_timeout_seconds + 30)
+        .build()
+    )
+
+
+async def start_application(
+    settings: Settings, rate_limiter: Callable[[], BaseRateLimiter[Any]] | None = None
+) -> Application:  # type: ignore[type-arg]
+    """Build and initialize (getMe): a rejected token or an unreachable API is one
+    :class:`PlatformError` naming the setting to fix, never a traceback."""
+    application = telegram_application(settings, rate_limiter)
+    base = settings.telegram.api_base_url
+    try:
+        await application.initialize()
+    except BaseException as exc:
+        await application.bot.shutdown()  # close the HTTP pools the failed start opened
+        if isinstance(exc, InvalidToken):
+            raise PlatformError(
+                f"Telegram rejected the bot token: check {TOKEN_SETTING} (and that {URL_SETTING}, "
+                f"now {base}, is the API's root URL, without /bot)"
+            ) from None
+        if isinstance(exc, TimedOut | NetworkError):
+            raise PlatformError(
+                f"Telegram API unreachable at {base} ({_short(exc)}): check {URL_SETTING} "
+                "and the network"
+            ) from None
+        if isinstance(exc, TelegramError):
+            raise PlatformError(f"Telegram refused to start: {exc.message}") from None
+        raise
+    return application
+
+
+async def check_channel(bot: Bot, channel_id: str) -> None:
+    """The channel exists and the bot may post there, or a :class:`PlatformError`."""
+    chat = chat_for(CHANNEL, channel_id)
+    try:
+        member = await bot.get_chat_member(chat, bot.id)
+    except BadRequest as exc:
+        if "not found" in exc.message.lower():
+            raise PlatformError(
+                f"Telegram channel {channel_id} not found: check {CHANNEL_SETTING} and that the "
+                "bot was added to the channel"
+            ) from None
+        raise PlatformError(f"Telegram channel {channel_id}: {exc.message}") from None
+    except Forbidden as exc:
+        raise PlatformError(
+            f"Telegram channel {channel_id} refused the bot ({exc.message}): add the bot to the "
+            "channel as an administrator"
+        ) from None
+    except TelegramError as exc:
+        raise PlatformError(
+            f"could not check Telegram channel {channel_id} ({_short(exc)}); will try again"
+        ) from None
+    if member.status == ChatMemberStatus.OWNER:
+        return
+    can_post = getattr(member, "can_post_messages", None)
+    if member.status != ChatMemberStatus.ADMINISTRATOR or can_post is False:
+        raise PlatformError(
+            f"the bot is not an administrator of Telegram channel {channel_id} with the right to "
+            "post messages: add it in the channel's settings (Administrators)"
+        )
+
+
+def _short(exc: TelegramError) -> str:
+    return f"{type(exc).__name__}: {exc.message}"[:200]
 
 
 def chat_for(destination: str, channel_id: str | None) -> str | int:
@@ -53,11 +151,18 @@ def reply_markup(message: TelegramMessage) -> InlineKeyboardMarkup | None:
 class TelegramPublisher:
     name = "telegram"
 
-    def __init__(self, bot: Bot, channel_id: str | None, clock: Clock) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        channel_id: str | None,
+        clock: Clock,
+        settings: TelegramSettings | None = None,
+    ) -> None:
         self._bot = bot
         self._channel_id = channel_id
         self._clock = clock
         self._pacer = ChatPacer()
+        self._send_timeout = (settings or TelegramSettings()).send_timeout_seconds
 
     async def send(self, destination: str, post: Outgoing) -> Sent:
         chat = chat_for(destination, self._channel_id)
@@ -77,11 +182,14 @@ class TelegramPublisher:
                     is_disabled=message.disable_preview, url=message.preview_url
                 ),
                 reply_markup=reply_markup(message),
+                read_timeout=self._send_timeout,
             )
         except RetryAfter as exc:
             raise RateLimited(exc.message, _retry_after(exc)) from None
         except ChatMigrated as exc:
             raise Migrated(exc.message, exc.new_chat_id) from None
+        except InvalidToken:
+            raise Unauthorized(f"Telegram rejected the bot token: check {TOKEN_SETTING}") from None
         except Forbidden as exc:
             raise Unreachable(exc.message) from None
         except BadRequest as exc:
@@ -101,9 +209,15 @@ class TelegramPublisher:
 
 
 def _reached(exc: TelegramError) -> bool:
-    """False when the request certainly never reached Telegram (no connection was made)."""
+    """True when the request went out and no answer came back (timeout, dropped connection).
+
+    An HTTP answer, even 5xx, means Telegram did not act on the request: PTB raises those
+    without an httpx cause. No connection made (connect/pool timeout) means it never left."""
+    cause = exc.__cause__
+    if not isinstance(cause, httpx.HTTPError):
+        return False
     never_sent = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-    return not isinstance(exc.__cause__, never_sent)
+    return not isinstance(cause, never_sent)
 
 
 def _retry_after(exc: RetryAfter) -> float:

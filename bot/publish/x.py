@@ -11,7 +11,7 @@ import tweepy
 
 from bot.clock import Clock
 from bot.config import TwitterSettings
-from bot.publish.base import Outgoing, Permanent, RateLimited, Sent, Transient
+from bot.publish.base import Outgoing, Permanent, RateLimited, Sent, Transient, Unauthorized
 from bot.publish.x_session import route_client
 
 TIMEOUT_SECONDS = 30.0
@@ -46,6 +46,12 @@ class XPublisher:
             )
         except tweepy.TooManyRequests as exc:
             raise RateLimited(_message(exc), self._retry_after(exc)) from None
+        except tweepy.Unauthorized as exc:
+            raise Unauthorized(
+                f"X rejected the credentials ({_message(exc)}): check "
+                "DIGESTBOT_TWITTER__CONSUMER_KEY, __CONSUMER_SECRET, __ACCESS_TOKEN and "
+                "__ACCESS_TOKEN_SECRET"
+            ) from None
         except tweepy.Forbidden as exc:
             if "duplicate" in _message(exc).lower():
                 return Sent(None, duplicate=True)
@@ -64,7 +70,9 @@ class XPublisher:
         return Sent(str(data.get("id")) if data.get("id") else None)
 
     def _retry_after(self, exc: tweepy.TooManyRequests) -> float:
-        reset = exc.response.headers.get("x-rate-limit-reset") if exc.response else None
+        # a requests.Response with an error status is falsy: compare with None
+        response = exc.response
+        reset = response.headers.get("x-rate-limit-reset") if response is not None else None
         try:
             return max(1.0, float(reset) - self._clock().timestamp()) if reset else 60.0
         except ValueError:

@@ -2,7 +2,13 @@
 
 Prints the base URL (one line, flushed) once listening, e.g. for the demo or
 subprocess tests: Telegram clients use ``f"{base}/bot"`` as PTB's base_url,
-tweepy clients go through ``route_client(client, base)``.
+tweepy clients go through ``route_client(client, base)``.  Open ``{base}/_inbox``
+in a browser to see what was posted (``/_inbox.json`` for scripts).
+
+Telegram: ``--channel @name`` (repeatable) declares the channels the bot may
+post to, ``--user ID`` the users who started it, ``--token`` the only token
+accepted.  X: ``--consumer-key ... --access-token-secret`` (all four) make it
+reject any other credentials with 401.
 """
 
 from __future__ import annotations
@@ -34,7 +40,30 @@ def _parser() -> argparse.ArgumentParser:
         default=0.0,
         help="probability of a random fault per request (split over all kinds)",
     )
+    telegram = parser.add_argument_group("telegram")
+    telegram.add_argument("--token", help="accept only this bot token (default: any)")
+    telegram.add_argument(
+        "--channel",
+        action="append",
+        default=[],
+        metavar="@NAME|ID",
+        help="a channel or group the bot is in (repeatable); others are 'chat not found'",
+    )
+    telegram.add_argument(
+        "--user",
+        action="append",
+        type=int,
+        default=[],
+        metavar="ID",
+        help="a user who started the bot (repeatable); others are 403",
+    )
+    x = parser.add_argument_group("x (all four or none; default: any credentials)")
+    for key in X_CREDENTIALS:
+        x.add_argument("--" + key.replace("_", "-"), dest=key, metavar="VALUE")
     return parser
+
+
+X_CREDENTIALS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
 
 
 def build_app(args: argparse.Namespace) -> web.Application:
@@ -43,8 +72,16 @@ def build_app(args: argparse.Namespace) -> web.Application:
         share = args.fault_rate / len(FaultKind)
         faults.probabilities = {kind: share for kind in FaultKind}
     if args.api == "telegram":
-        return make_telegram_app(TelegramState(limits_enabled=not args.no_limits, faults=faults))
-    return make_x_app(XState(limits_enabled=not args.no_limits, faults=faults))
+        state = TelegramState(
+            limits_enabled=not args.no_limits,
+            faults=faults,
+            valid_tokens={args.token} if args.token else None,
+            chats={int(c) if c.lstrip("-").isdigit() else c for c in args.channel},
+            users=set(args.user),
+        )
+        return make_telegram_app(state)
+    keys = {key: getattr(args, key) for key in X_CREDENTIALS}
+    return make_x_app(XState(limits_enabled=not args.no_limits, faults=faults, **keys))
 
 
 async def serve(args: argparse.Namespace) -> None:
@@ -54,11 +91,20 @@ async def serve(args: argparse.Namespace) -> None:
         loop.add_signal_handler(sig, stop.set)
     async with running(build_app(args), args.host, args.port) as base_url:
         print(base_url, flush=True)
+        print(f"what was posted: {base_url}/_inbox (JSON: /_inbox.json)", file=sys.stderr)
         await stop.wait()
 
 
 def main(argv: list[str] | None = None) -> int:
-    asyncio.run(serve(_parser().parse_args(argv)))
+    parser = _parser()
+    args = parser.parse_args(argv)
+    given = [getattr(args, key) is not None for key in X_CREDENTIALS]
+    if any(given) and not all(given):
+        parser.error("give all four X credentials or none")
+    for channel in args.channel:
+        if not (channel.startswith("@") and len(channel) > 1) and not channel.startswith("-"):
+            parser.error(f"--channel {channel!r}: expected @name or a negative chat id")
+    asyncio.run(serve(args))
     return 0
 
 

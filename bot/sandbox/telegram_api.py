@@ -5,10 +5,12 @@ Bot API spec (see :mod:`bot.sandbox.spec`); HTML is parsed like tdlib
 (:mod:`bot.sandbox.telegram_html`); flood limits, blocked/missing/migrated
 chats and injected network faults come from :class:`TelegramState`.
 
-Implemented: getMe, logOut, sendMessage, editMessageText, deleteMessage,
-setMyCommands, getMyCommands, getUpdates, deleteWebhook, getChat,
-answerCallbackQuery.  Other spec methods returning Boolean answer ``true``;
-the rest answer 501.  Tokens are never logged or recorded.
+Implemented (with their own checks on top of the spec's): every method in
+:data:`bot.sandbox.spec.BUILTIN_METHODS`.  Other spec methods returning Boolean
+answer ``true`` after the spec checks; the rest answer 501.  With
+``TelegramState(valid_tokens=...)`` any other token is 401 Unauthorized.  Tokens
+are never logged or recorded.  ``GET /_inbox`` (HTML) and ``/_inbox.json`` show
+what was posted (:mod:`bot.sandbox.inbox`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.sandbox.faults import Fault, FaultKind, drop_connection
+from bot.sandbox.inbox import html_response, telegram_inbox, telegram_inbox_html
 from bot.sandbox.spec import TelegramSpec, load_spec
 from bot.sandbox.telegram_methods import HANDLERS, too_many
 from bot.sandbox.telegram_state import RejectedRequest, TelegramState
@@ -42,7 +45,17 @@ def make_telegram_app(
     app[SPEC_KEY] = spec if spec is not None else load_spec(state.spec_path)
     app.router.add_route("GET", "/bot{token}/{method}", _handle)
     app.router.add_route("POST", "/bot{token}/{method}", _handle)
+    app.router.add_get("/_inbox", _inbox_page)
+    app.router.add_get("/_inbox.json", _inbox_json)
     return app
+
+
+async def _inbox_page(request: web.Request) -> web.StreamResponse:
+    return html_response(telegram_inbox_html(request.app[STATE_KEY]))
+
+
+async def _inbox_json(request: web.Request) -> web.StreamResponse:
+    return web.json_response(telegram_inbox(request.app[STATE_KEY]))
 
 
 def _reply(result: Any = None, error: ApiError | None = None) -> web.Response:

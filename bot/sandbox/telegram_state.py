@@ -3,6 +3,11 @@
 Tests construct a :class:`TelegramState`, hand it to ``make_telegram_app`` and
 then inspect ``state.sent`` / ``state.rejected`` or steer failures through
 ``blocked_chats``, ``missing_chats``, ``migrated`` and ``faults``.
+
+Like Telegram, the fake only delivers to chats the bot may address: groups and
+channels declared in ``chats`` (``TelegramState(chats={"@mychannel"})`` or
+:meth:`TelegramState.add_chat`) and users who started the bot (``users``,
+:meth:`TelegramState.start`, or a private message pushed with ``push_update``).
 """
 
 from __future__ import annotations
@@ -36,6 +41,9 @@ class SentMessage:
     date: int
     deleted: bool = False
     edits: list[str] = field(default_factory=list)
+    #: "text", or "document"/"photo" (then the text is the caption and `media` the file)
+    kind: str = "text"
+    media: Any = None
 
 
 @dataclass
@@ -94,6 +102,10 @@ class TelegramState:
     group_per_minute: int = 20
     strict_entities: bool = True
     valid_tokens: set[str] | None = None  # None: any well-formed token is accepted
+    #: groups and channels the bot is in (``@username`` or numeric id); others: chat not found
+    chats: set[ChatRef] = field(default_factory=set)
+    #: users who sent /start; other private chats: 403 can't initiate conversation
+    users: set[int] = field(default_factory=set)
     blocked_chats: set[ChatRef] = field(default_factory=set)
     missing_chats: set[ChatRef] = field(default_factory=set)
     migrated: dict[int, int] = field(default_factory=dict)
@@ -101,7 +113,12 @@ class TelegramState:
     sent: list[SentMessage] = field(default_factory=list)
     rejected: list[RejectedRequest] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)  # method of every request, in order
-    commands: list[dict[str, Any]] = field(default_factory=list)
+    commands: list[dict[str, Any]] = field(default_factory=list)  # default scope, no language
+    scoped_commands: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    webhook_url: str = ""
+    members: dict[int, set[int]] = field(default_factory=dict)  # chat id -> member user ids
+    callback_answers: list[dict[str, Any]] = field(default_factory=list)
+    inline_answers: list[dict[str, Any]] = field(default_factory=list)
     usernames: dict[str, int] = field(default_factory=dict)  # "name" (lower) -> chat id
     chat_types: dict[int, str] = field(default_factory=dict)  # override "channel"/"supergroup"
     max_poll_wait: float = 1.0  # cap on getUpdates long polling (real seconds)
@@ -123,14 +140,50 @@ class TelegramState:
         self._update_ids = itertools.count(1)
         self._channel_ids = itertools.count(1)
         self._message_ids: dict[int, int] = {}
+        self._known: set[int] = set()
+        self.open_callback_queries: set[str] = set()
+        self.open_inline_queries: set[str] = set()
+        self.chats = set(self.chats)
+        for chat in list(self.chats):
+            self.add_chat(chat)
+        self.users = set(self.users)
 
     # -- helpers for tests -------------------------------------------------
     def push_update(self, update: dict[str, Any]) -> int:
-        """Queue an Update for getUpdates; assigns ``update_id`` if missing."""
+        """Queue an Update for getUpdates; assigns ``update_id`` if missing.
+
+        As on Telegram, a private message means its sender has started the bot, and a
+        callback or inline query becomes answerable (once)."""
         update = dict(update)
         update.setdefault("update_id", next(self._update_ids))
+        message = update.get("message")
+        if isinstance(message, dict) and message.get("chat", {}).get("type") == "private":
+            self.users.add(int(message["chat"]["id"]))
+        if isinstance(update.get("callback_query"), dict):
+            self.open_callback_queries.add(str(update["callback_query"]["id"]))
+        if isinstance(update.get("inline_query"), dict):
+            self.open_inline_queries.add(str(update["inline_query"]["id"]))
         self.updates.append(update)
         return int(update["update_id"])
+
+    def add_chat(self, chat: ChatRef, kind: str | None = None) -> int:
+        """Declare a group or channel the bot belongs to; returns its numeric id."""
+        chat_id = self.resolve_chat(chat)
+        self.chats.add(chat)
+        self._known.add(chat_id)
+        if kind is not None:
+            self.chat_types[chat_id] = kind
+        return chat_id
+
+    def start(self, *user_ids: int) -> None:
+        """Users who sent /start: the bot may write to them."""
+        self.users.update(user_ids)
+
+    def is_known(self, chat_id: int) -> bool:
+        """Whether the bot may address `chat_id` at all (declared, started or migrated)."""
+        if chat_id > 0:
+            return chat_id in self.users
+        return chat_id in self._known or chat_id in self.migrated.values()
 
     def messages(self, chat_id: ChatRef | None = None) -> list[SentMessage]:
         """Accepted, not deleted messages (optionally for one chat)."""

@@ -27,6 +27,7 @@ _MISSING = {
     "message_id": "message identifier is not specified",
     "callback_query_id": "query_id is empty",
 }
+_EMPTY_OK = frozenset({("setWebhook", "url")})  # "" removes the webhook
 _BUTTON_LAYOUT = frozenset({"text", "icon_custom_emoji_id", "style"})
 
 
@@ -62,6 +63,8 @@ def coerce_params(spec: TelegramSpec, method: ObjectSpec, raw: Mapping[str, Any]
         if name not in method.fields:
             raise bad_request(f'unknown parameter "{name}"')
     for field in method.fields.values():
+        if (method.name, field.name) in _EMPTY_OK and raw.get(field.name) == "":
+            continue
         if field.required and raw.get(field.name) in (None, ""):
             raise bad_request(_MISSING.get(field.name, f"{field.name} is empty"))
     return {name: _coerce_field(spec, method.fields[name], value) for name, value in raw.items()}
@@ -151,9 +154,30 @@ def _matches(spec: TelegramSpec, type_name: str, value: Any, depth: int = 0) -> 
     if obj is None:
         return None  # type unknown to the spec: accept
     if obj.subtypes:
-        reasons = [_matches(spec, sub, value, depth + 1) for sub in obj.subtypes]
-        return None if any(r is None for r in reasons) else f"not a valid {type_name}"
+        return _union_matches(spec, obj, value, depth)
     return _object_matches(spec, obj, value, depth)
+
+
+def _union_matches(spec: TelegramSpec, obj: ObjectSpec, value: Any, depth: int) -> str | None:
+    """A union (InlineQueryResult, BotCommandScope, ...): the subtypes whose ``type`` constant
+    matches the value's ``type`` are the candidates; one of them must fit."""
+    candidates = list(obj.subtypes)
+    if isinstance(value, dict) and "type" in value:
+        consts = {sub: _type_const(spec, sub) for sub in obj.subtypes}
+        if any(c is not None for c in consts.values()):
+            candidates = [sub for sub, c in consts.items() if c == value["type"]]
+            if not candidates:
+                return f'unknown {obj.name} type "{value["type"]}"'
+    reasons = [_matches(spec, sub, value, depth + 1) for sub in candidates]
+    if any(r is None for r in reasons):
+        return None
+    return reasons[0] if len(reasons) == 1 else f"not a valid {obj.name}"
+
+
+def _type_const(spec: TelegramSpec, type_name: str) -> str | None:
+    sub = spec.types.get(type_name)
+    field = sub.fields.get("type") if sub is not None else None
+    return field.const if field is not None else None
 
 
 def _native_ok(type_name: str, value: Any) -> bool:
@@ -177,6 +201,8 @@ def _object_matches(spec: TelegramSpec, obj: ObjectSpec, value: Any, depth: int)
             if field.required:
                 return f'field "{field.name}" is required in {obj.name}'
             continue
+        if field.const is not None and value[field.name] != field.const:
+            return f'field "{field.name}" must be "{field.const}" in {obj.name}'
         reasons = [_matches(spec, t, value[field.name], depth + 1) for t in field.types]
         if all(reasons):
             return reasons[0]

@@ -1,12 +1,16 @@
 """Strict fake X API v2 server (aiohttp): POST /2/tweets, DELETE /2/tweets/{id}, /2/users/me.
 
-Checks the OAuth 1.0a header (and, when the state holds the keys, the
-HMAC-SHA1 signature against the URL the client signed: by default the
+Checks the OAuth 1.0a header; when the state holds credentials (all four or
+none) the consumer key and access token must match and the HMAC-SHA1 signature
+(made with both secrets) must verify, else 401.  The signature is checked
+against the URL the client signed: by default the
 original ``https://api.twitter.com/...`` that tweepy signs before
 :func:`bot.publish.x_session.route_client` rewrites the host; the sandbox's own
 URL is accepted too), weighted length via twitter-text v3, duplicate content,
 a per-window post limit with ``x-rate-limit-*`` headers on every response,
 unknown body fields, nonce replay, and injected faults from :class:`XState`.
+Without credentials any well-formed OAuth 1.0a header is accepted.  ``GET /_inbox``
+(HTML) and ``/_inbox.json`` show what was posted (:mod:`bot.sandbox.inbox`).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from aiohttp import web
 from twitter_text import parse_tweet
 
 from bot.sandbox.faults import FaultInjector, FaultKind, drop_connection
+from bot.sandbox.inbox import html_response, x_inbox, x_inbox_html
 from bot.sandbox.oauth1 import OAuthError, parse_header, verify
 
 __all__ = ["XPost", "XRejected", "XState", "make_x_app"]
@@ -113,6 +118,17 @@ class XState:
     )
 
     def __post_init__(self) -> None:
+        keys = (
+            self.consumer_key,
+            self.consumer_secret,
+            self.access_token,
+            self.access_token_secret,
+        )
+        if any(k is not None for k in keys) and any(k is None for k in keys):
+            raise ValueError(
+                "XState credentials: give all four (consumer key and secret, access token and "
+                "secret) or none"
+            )
         self._ids = itertools.count(1800000000000000001)
         self._nonces: set[tuple[str, str]] = set()
         self.buckets: dict[str, _Bucket] = {
@@ -161,7 +177,19 @@ def make_x_app(state: XState | None = None) -> web.Application:
     app.router.add_post("/2/tweets", _route("POST /2/tweets", _create_tweet))
     app.router.add_delete("/2/tweets/{id}", _route("DELETE /2/tweets", _delete_tweet))
     app.router.add_get("/2/users/me", _route("GET /2/users/me", _users_me))
+    app.router.add_get("/_inbox", _inbox_page)
+    app.router.add_get("/_inbox.json", _inbox_json)
     return app
+
+
+async def _inbox_page(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE_KEY]
+    return html_response(x_inbox_html(state.posts, state.user))
+
+
+async def _inbox_json(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE_KEY]
+    return web.json_response(x_inbox(state.posts, state.user))
 
 
 Handler = Callable[[XState, dict[str, str], Any, dict[str, str]], Awaitable[tuple[int, Any]]]
@@ -223,6 +251,7 @@ def _authenticate(request: web.Request, state: XState) -> dict[str, str]:
     if nonce in state._nonces:
         raise _problem(401, "Unauthorized")
     if state.consumer_secret is not None and state.access_token_secret is not None:
+        # the secrets never travel: a signature made with a wrong one does not verify
         path = request.rel_url.raw_path
         urls = [state.signed_base_url.rstrip("/") + path, str(request.url.origin()) + path]
         query = list(request.rel_url.query.items())

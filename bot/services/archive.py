@@ -17,11 +17,20 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
 from bot.config import ImporterSettings, SearchSettings
-from bot.domain.digest import parse_digest
-from bot.domain.model import DigestFormatError, IssueSummary, ParsedIssue, SearchFilters, SearchHit
+from bot.domain.digest import normalize_key, parse_digest
+from bot.domain.model import (
+    DigestFormatError,
+    IssueSummary,
+    Language,
+    ParsedIssue,
+    SearchFilters,
+    SearchHit,
+)
 from bot.domain.search import FtsQuery, build_query
-from bot.services.sources import Loaded, expand_targets, load
+from bot.errors import DigestbotError
+from bot.services.sources import Loaded, expand_targets, is_web_url, load
 from bot.store import archive as repo
+from bot.store.queue import take_lock
 
 Progress = Callable[[int, int, str], None]
 
@@ -68,10 +77,41 @@ class _Parsed:
     digest: str
 
 
-class UnknownIssue(LookupError):
-    def __init__(self, key: str) -> None:
-        super().__init__(f"no issue {key!r} in the archive (see `digestbot issues`)")
+class UnknownIssue(DigestbotError, LookupError):
+    def __init__(self, key: str, language: str | None = None, have: Sequence[str] = ()) -> None:
+        if language and have:
+            message = f"no issue {key!r} in {language!r}: it exists in {', '.join(have)}"
+        else:
+            message = f"no issue {key!r} in the archive (see `digestbot issues`)"
+        super().__init__(message)
         self.key = key
+
+
+class AmbiguousIssue(DigestbotError, LookupError):
+    def __init__(self, key: str, languages: Sequence[str]) -> None:
+        options = " or ".join(f"--lang {language}" for language in languages)
+        super().__init__(f"{key} exists in {', '.join(languages)}: add {options}", code=2)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedIssue:
+    """One issue an import added, updated or found unchanged, and the source it came from."""
+
+    key: str
+    language: Language
+    outcome: repo.UpsertOutcome
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Removal:
+    """What ``issues rm`` removed."""
+
+    key: str
+    languages: list[Language]
+    items: int
+    papers: int  # no longer in any issue or post
+    cancelled_posts: int  # queued posts of the issue (sent ones stay in the ledger)
 
 
 @dataclass(slots=True)
@@ -82,6 +122,7 @@ class ImportReport:
     failed: list[tuple[str, str]] = field(default_factory=list)  # (source, reason)
     warnings: list[tuple[str, str]] = field(default_factory=list)  # (issue key, warning)
     issues: list[ParsedIssue] = field(default_factory=list)  # added or updated
+    imported: list[ImportedIssue] = field(default_factory=list)  # with languages and sources
 
     @property
     def ok(self) -> bool:
@@ -92,6 +133,30 @@ class ImportReport:
 class SearchResult:
     query: str
     hits: list[SearchHit]
+    relaxed: bool = False  # no item has every word: these hits have at least one of them
+
+
+def _first_claim(
+    claims: dict[tuple[str, Language], tuple[str, str]],
+    key: str,
+    language: Language,
+    source: str,
+    digest: str,
+    report: ImportReport,
+) -> bool:
+    """True for the first source of an issue (key and language) in this import run. Another
+    source with the same text is reported unchanged; one with another text is skipped."""
+    first = claims.setdefault((key, language), (source, digest))
+    if first == (source, digest):
+        return True
+    if first[1] == digest:
+        report.unchanged.append(key)
+        report.imported.append(ImportedIssue(key, language, "unchanged", source))
+    else:
+        report.warnings.append(
+            (key, f"{source} is another {language} text of {key}: skipped, kept {first[0]}")
+        )
+    return False
 
 
 class ArchiveService:
@@ -121,18 +186,22 @@ class ArchiveService:
         self, targets: Sequence[str], progress: Progress | None = None
     ) -> ImportReport:
         """Import files, folders and URLs; every source ends up added/updated/unchanged/failed."""
-        expanded = expand_targets(targets)
-        needs_http = any(t.startswith(("http://", "https://")) for t in expanded)
-        client = self._http() if needs_http else None
+        expanded, failed = expand_targets(targets)
+        client = self._http() if any(is_web_url(t) for t in expanded) else None
         try:
             loaded = [
-                await load(target, client=client, max_bytes=self._importer.max_bytes)
+                await load(
+                    target,
+                    client=client,
+                    max_bytes=self._importer.max_bytes,
+                    deadline_seconds=self._importer.timeout_seconds,
+                )
                 for target in expanded
             ]
         finally:
             if client is not None:
                 await client.aclose()
-        return await self._import_all(loaded, progress)
+        return await self._import_all([*failed, *loaded], progress)
 
     async def import_texts(self, texts: Sequence[tuple[str, str]]) -> ImportReport:
         return await self._import_all([Loaded(name, body) for name, body in texts], None)
@@ -141,12 +210,13 @@ class ArchiveService:
         """Batches of WRITE_BATCH: while one batch is written (a worker thread), the next is
         parsed (a worker process for large imports: the two overlap on two cores)."""
         report = ImportReport()
+        claims: dict[tuple[str, Language], tuple[str, str]] = {}  # -> (source, content hash)
         batches = [sources[i : i + WRITE_BATCH] for i in range(0, len(sources), WRITE_BATCH)]
         with _parser(parallel=len(batches) >= PARALLEL_FROM_BATCHES) as parse:
             writing: asyncio.Task[None] | None = None
             done = 0
             for batch in batches:
-                parsed = await self._parse_new(batch, report, parse)
+                parsed = await self._parse_new(batch, report, parse, claims)
                 if writing is not None:
                     await writing
                 writing = asyncio.create_task(self._write(parsed, report))
@@ -158,9 +228,16 @@ class ArchiveService:
         return report
 
     async def _parse_new(
-        self, batch: Sequence[Loaded], report: ImportReport, parse: _Parse
+        self,
+        batch: Sequence[Loaded],
+        report: ImportReport,
+        parse: _Parse,
+        claims: dict[tuple[str, Language], tuple[str, str]],
     ) -> list[_Parsed]:
-        """Parse what is new; texts already stored are reported unchanged without parsing."""
+        """Parse what is new; texts already stored are reported unchanged without parsing.
+
+        ``claims``: the first source of each key and language in this run; a later source
+        with another text for the same issue is skipped with a warning."""
         hashes = [
             hashlib.sha256(s.text.encode()).hexdigest() if s.text is not None else "" for s in batch
         ]
@@ -176,12 +253,15 @@ class ArchiveService:
             if source.text is None:
                 report.failed.append((source.name, source.error or "unreadable"))
             elif digest in known:
-                report.unchanged.append(known[digest])
+                key, language = known[digest]
+                if _first_claim(claims, key, language, source.name, digest, report):
+                    report.unchanged.append(key)
+                    report.imported.append(ImportedIssue(key, language, "unchanged", source.name))
             else:
                 issue = next(outcomes)
                 if isinstance(issue, str):
                     report.failed.append((source.name, issue))
-                else:
+                elif _first_claim(claims, issue.key, issue.language, source.name, digest, report):
                     parsed.append(_Parsed(source.name, issue, digest))
         return parsed
 
@@ -196,6 +276,9 @@ class ArchiveService:
     ) -> None:
         for item, outcome in zip(parsed, outcomes, strict=True):
             getattr(report, outcome).append(item.issue.key)
+            report.imported.append(
+                ImportedIssue(item.issue.key, item.issue.language, outcome, item.source)
+            )
             if outcome != "unchanged":
                 report.issues.append(item.issue)
                 report.warnings.extend((item.issue.key, w) for w in item.issue.warnings)
@@ -211,24 +294,65 @@ class ArchiveService:
         async with self._sessions() as session:
             return await repo.list_issues(session)
 
-    async def issue(self, key: str) -> ParsedIssue:
+    async def issue(self, key: str, language: str | None = None) -> ParsedIssue:
+        """The issue ``key`` (any spelling: ``2020-w39``) in ``language``, by default in the
+        language imported first."""
+        canonical = normalize_key(key)
+        if canonical is None:
+            raise UnknownIssue(key.strip())
         async with self._sessions() as session:
-            found = await repo.load_issue(session, key.strip())
-        if found is None:
-            raise UnknownIssue(key)
+            found = await repo.load_issue(session, canonical, language)
+            if found is None:
+                raise UnknownIssue(
+                    canonical, language, await repo.issue_languages(session, canonical)
+                )
         return found
+
+    async def languages(self, key: str) -> list[Language]:
+        """The languages the issue ``key`` exists in, first imported first."""
+        canonical = normalize_key(key)
+        if canonical is None:
+            return []
+        async with self._sessions() as session:
+            return await repo.issue_languages(session, canonical)
+
+    async def remove(self, key: str, language: str | None = None) -> Removal:
+        """Remove an issue with its items and search rows and cancel its queued posts. Without
+        ``language`` the issue must exist in one language only (AmbiguousIssue otherwise)."""
+        canonical = normalize_key(key)
+        if canonical is None:
+            raise UnknownIssue(key.strip(), language)
+        now = self._clock()
+        async with self._sessions.begin() as session:
+            await take_lock(session, "queue", now)  # queue edits wait: their posts change too
+            languages = await repo.issue_languages(session, canonical)
+            chosen = [lang for lang in languages if language in (None, lang)]
+            if not chosen:
+                raise UnknownIssue(canonical, language, languages)
+            if len(chosen) > 1:
+                raise AmbiguousIssue(canonical, chosen)
+            ids = await repo.issue_ids(session, canonical, chosen[0])
+            items, cancelled, papers = await repo.remove_issues(session, ids, now)
+        return Removal(canonical, chosen, items, papers, cancelled)
 
     async def search(
         self, text: str, *, limit: int | None = None, filters: SearchFilters | None = None
     ) -> SearchResult:
-        """Raises QueryTooLong; any other text gives results or an empty list."""
+        """Items with every word; when none has them all, the best items with any of them
+        (``relaxed``). Raises QueryTooLong; any other text gives results or an empty list."""
         query = build_query(text, self._search.max_query_chars)
         bounded = max(1, min(limit or self._search.default_limit, 100))
-        hits = await asyncio.to_thread(
+        hits, relaxed = await asyncio.to_thread(
             self._search_sync, query, filters or SearchFilters(), bounded
         )
-        return SearchResult(query.text, hits)
+        return SearchResult(query.text, hits, relaxed)
 
-    def _search_sync(self, query: FtsQuery, filters: SearchFilters, limit: int) -> list[SearchHit]:
+    def _search_sync(
+        self, query: FtsQuery, filters: SearchFilters, limit: int
+    ) -> tuple[list[SearchHit], bool]:
         with self._sync_sessions() as session:
-            return repo.search_items(session, query, filters, limit)
+            hits = repo.search_items(session, query, filters, limit)
+            if hits or len(query.terms) < 2:
+                return hits, False
+            hits = repo.search_items(session, query, filters, limit, any_term=True)
+            return hits, bool(hits)

@@ -1,4 +1,9 @@
-"""The X daily cap and monthly budget: checked before every X send."""
+"""The X daily cap and monthly budget, held across processes.
+
+Every X claim reserves its post in the claim's own transaction, after taking the ``x-budget``
+lock row: the usage it reads includes every post another process has claimed and not released,
+so however many dispatchers run at once, the cap and the budget hold.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +12,18 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.config import TwitterSettings
 from bot.domain.costs import post_cost
 from bot.domain.x_text import contains_url
 from bot.store import queue as repo
+from bot.store.models import Delivery
 
 
 @dataclass(slots=True)
 class Usage:
-    """X posts today and dollars this month (the author's day and month), kept up to date
-    in memory during one dispatcher tick after a single query."""
+    """X posts today and dollars this month (the author's day and month, real time)."""
 
     day_start: datetime
     month_start: datetime
@@ -32,6 +38,7 @@ class Usage:
 @dataclass(frozen=True, slots=True)
 class Verdict:
     allowed: bool
+    claimed: bool = False
     resume_at: datetime | None = None
     reason: str | None = None
     alert_key: str = ""
@@ -69,16 +76,50 @@ class XBudget:
             with_url=self._tw.cost_per_post_with_url_usd,
         )
 
-    async def usage(self, session: AsyncSession, now: datetime) -> Usage:
+    def _window(self, now: datetime) -> tuple[datetime, datetime, datetime]:
+        """(day start, month start, end of the day): posts stamped later than today by a
+        rehearsal at a travelled ``--now`` do not count against today."""
         day_start = _local_midnight(now, self._tz)
-        month_start = _local_midnight(now, self._tz, month=True)
-        posts, spent = await repo.x_usage(session, day_start, month_start)
+        return day_start, _local_midnight(now, self._tz, month=True), _local_midnight(
+            now, self._tz, days=1
+        )
+
+    async def usage(self, session: AsyncSession, now: datetime) -> Usage:
+        day_start, month_start, until = self._window(now)
+        posts, spent = await repo.x_usage(session, day_start, month_start, until)
         return Usage(day_start, month_start, posts, spent)
+
+    def usage_sync(self, session: Session, now: datetime) -> Usage:
+        day_start, month_start, until = self._window(now)
+        posts, spent = repo.x_usage_sync(session, day_start, month_start, until)
+        return Usage(day_start, month_start, posts, spent)
+
+    def claim(
+        self,
+        session: Session,
+        /,
+        delivery: Delivery,
+        x_text: str,
+        now: datetime,
+        lease_until: datetime,
+        horizon: repo.Horizon | None = None,
+    ) -> Verdict:
+        """In one transaction: lock, read the usage, check, claim with a reservation. Not
+        ``allowed``: the cap or budget says wait; allowed but not ``claimed``: another worker
+        has the delivery."""
+        repo.take_lock_sync(session, "x-budget", now)
+        verdict = self.check(self.usage_sync(session, now), x_text, now)
+        if not verdict.allowed:
+            return verdict
+        cost = self.cost(x_text)
+        won = repo.claim(session, delivery, now, lease_until, reserve_usd=cost, horizon=horizon)
+        return Verdict(True, claimed=won)
 
     def check(self, usage: Usage, x_text: str, now: datetime) -> Verdict:
         if usage.posts_today >= self._tw.daily_cap:
             resume = _local_midnight(now, self._tz, days=1)
             return Verdict(
+                False,
                 False,
                 resume,
                 f"X daily cap reached ({usage.posts_today}/{self._tw.daily_cap} posts today); "
@@ -89,6 +130,7 @@ class XBudget:
         if usage.spent_month + cost > self._tw.monthly_budget_usd + 1e-9:
             resume = _next_month(now, self._tz)
             return Verdict(
+                False,
                 False,
                 resume,
                 f"X monthly budget reached (${usage.spent_month:.2f} spent of "

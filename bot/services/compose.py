@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Sequence
+
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
@@ -11,9 +13,22 @@ from bot.domain.x_text import compose_digest_tweet, compose_drip_tweet
 from bot.publish.base import Outgoing
 from bot.store.models import Issue, Item, Paper, Post
 
+Pick = tuple[str, str | None]  # (headline, url)
+
 
 async def compose_post(session: AsyncSession, post_id: int, settings: Settings) -> Outgoing | None:
-    """One query for what the rendering needs (post, paper id, issue URL); picks for digests."""
+    """Render one post. One query for a paper post (post, paper id, issue URL); a digest
+    also counts the issue's papers in that query and reads its picks in a second one.
+
+    ``Outgoing.x_text`` is ``None`` when the post is not to be sent to X
+    (``twitter.link = "arxiv_id"``, ``link_fallback = "skip"`` and no arXiv id):
+    the dispatcher cancels that delivery ("not posted to X").
+    """
+    papers = (
+        select(func.count(Item.id))
+        .where(Item.issue_id == Post.issue_id, Item.section == "papers")
+        .scalar_subquery()
+    )
     row = (
         await session.execute(
             select(
@@ -24,6 +39,10 @@ async def compose_post(session: AsyncSession, post_id: int, settings: Settings) 
                 Post.issue_id,
                 Paper.identity,
                 Issue.url.label("issue_url"),
+                Issue.title.label("issue_title"),
+                Issue.key.label("issue_key"),
+                Issue.language,
+                case((Post.kind == "digest", papers), else_=None).label("papers"),
             )
             .outerjoin(Paper, Paper.id == Post.paper_id)
             .outerjoin(Issue, Issue.id == Post.issue_id)
@@ -33,19 +52,33 @@ async def compose_post(session: AsyncSession, post_id: int, settings: Settings) 
     if row is None:
         return None
     if row.kind == "digest":
-        picks = list(
-            await session.scalars(
-                select(Item)
+        picks = (
+            await session.execute(
+                select(Item.headline, Item.url)
                 .where(Item.issue_id == row.issue_id, Item.pick.is_(True))
                 .order_by(Item.position)
             )
+        ).all()
+        title = next((t for t in (row.text, row.issue_title, row.issue_key) if t and t.strip()), "")
+        return render_digest(
+            post_id,
+            title,
+            row.url or row.issue_url or "",
+            [(p.headline, p.url) for p in picks],
+            settings,
+            papers=row.papers,
+            language=row.language,
         )
-        return render_digest(post_id, row.text, row.url or "", picks, settings)
-    tg = settings.telegram
+    tg, tw = settings.telegram, settings.twitter
     return Outgoing(
         post_id,
         compose_drip_tweet(
-            row.text, title=row.title, url=row.url, paper=row.identity, link=settings.twitter.link
+            row.text,
+            title=row.title,
+            url=row.url,
+            paper=row.identity,
+            link=tw.link,
+            fallback=tw.link_fallback,
         ),
         compose_drip_message(
             row.text,
@@ -60,12 +93,27 @@ async def compose_post(session: AsyncSession, post_id: int, settings: Settings) 
 
 
 def render_digest(
-    post_id: int, title: str, url: str, picks: list[Item], settings: Settings
+    post_id: int,
+    title: str,
+    url: str,
+    picks: Sequence[Pick],
+    settings: Settings,
+    *,
+    papers: int | None = None,
+    language: str | None = None,
 ) -> Outgoing:
+    """The weekly announcement for both platforms: title, paper count, picks, link, with
+    labels in the issue's language."""
+    headlines = [headline for headline, _ in picks]
     return Outgoing(
         post_id,
-        compose_digest_tweet(title, [p.headline for p in picks], url),
+        compose_digest_tweet(title, headlines, url, papers=papers, language=language),
         compose_digest_message(
-            title, [(p.headline, p.url) for p in picks], url, buttons=settings.telegram.buttons
+            title,
+            picks,
+            url,
+            buttons=settings.telegram.buttons,
+            papers=papers,
+            language=language,
         ),
     )

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,27 +34,37 @@ from bot.publish.base import (
     RateLimited,
     Sent,
     Transient,
+    Unauthorized,
     Unreachable,
 )
 from bot.publish.notify import Notifier
-from bot.services.budget import Usage, XBudget
+from bot.services import pauses
+from bot.services.budget import XBudget
 from bot.services.compose import compose_post
-from bot.services.queue import PAUSED_KEY, slot_rule, weekly_rule
+from bot.services.queue import PAUSED_KEY, PROBE_KEY, slot_rule, weekly_rule
 from bot.store import queue as repo
 from bot.store.models import Delivery
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_ROUNDS = 1000
+AUTH_PAUSE_SECONDS = 600.0  # rejected credentials: look again after this long
+WRITE_TRIES = 3  # a ledger write that meets a locked database is tried this often
+
+
+class DatabaseBusy(Exception):
+    """The database stayed locked through every try of a ledger write."""
 
 
 @dataclass(slots=True)
 class _Round:
-    """What one tick remembers between deliveries: paused platforms, composed posts, X usage."""
+    """What one tick remembers between deliveries: paused platforms, composed posts, and
+    whether Telegram is probing (one send at a time after an unknown outcome)."""
 
     paused: set[str]
     composed: dict[int, Outgoing | None] = field(default_factory=dict)
-    x_usage: Usage | None = None
+    probing: bool = False
+    probed: bool = False
 
 
 @dataclass(slots=True)
@@ -63,6 +74,7 @@ class TickReport:
     retrying: list[tuple[int, str, str]] = field(default_factory=list)  # (+ reason)
     failed: list[tuple[int, str, str]] = field(default_factory=list)
     waiting: list[str] = field(default_factory=list)  # why something waits (caps, pauses)
+    problems: list[str] = field(default_factory=list)  # why this run stopped early (db locked)
 
 
 def platform(destination: str) -> str:
@@ -80,14 +92,23 @@ class Dispatcher:
         destinations: Sequence[str],
         notifier: Notifier,
         rng: random.Random | None = None,
+        *,
+        real_clock: Clock | None = None,
+        waiting: Callable[[str], str | None] | None = None,
     ) -> None:
+        """``clock`` is the run's view of time (``--now`` moves it); ``real_clock`` (default:
+        ``clock``) tells a travelled run from a real one. ``publishers`` and ``destinations``
+        are read live (a platform may connect later); ``waiting(platform)`` says why a
+        configured platform cannot be used yet."""
         self._sessions = sessions
         self._sync_sessions = sync_sessions
         self._clock = clock
+        self._real = real_clock or clock
         self._settings = settings
         self._delivery = settings.delivery
-        self._publishers = dict(publishers)
-        self._destinations = list(destinations)
+        self._publishers = publishers
+        self._destinations = destinations
+        self._waiting = waiting or (lambda _platform: None)
         self._notifier = notifier
         self._rng = rng or random.Random()
         self._rule = slot_rule(settings.schedule)
@@ -96,25 +117,49 @@ class Dispatcher:
         self._stopping = False
 
     async def _write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """One ledger write in its own committed transaction, on the sync engine in a thread."""
+        """One ledger write in its own committed transaction, on the sync engine in a thread.
+        A locked database (past the busy timeout) is tried again, then :class:`DatabaseBusy`."""
 
         def run() -> T:
             with self._sync_sessions.begin() as session:
                 return fn(session, *args, **kwargs)
 
-        return await asyncio.to_thread(run)
+        for attempt in range(1, WRITE_TRIES + 1):
+            try:
+                return await asyncio.to_thread(run)
+            except OperationalError as exc:
+                if not _is_lock(exc) or attempt == WRITE_TRIES:
+                    if _is_lock(exc):
+                        raise DatabaseBusy(str(exc.orig)) from None
+                    raise
+                logger.warning("database locked during a ledger write; trying again")
+        raise AssertionError("unreachable")
 
     def stop(self) -> None:
         """Finish the delivery in hand, then claim nothing more (graceful shutdown)."""
         self._stopping = True
 
     async def tick(self, now: datetime | None = None) -> TickReport:
+        """Release the posts due at ``now`` (default: the clock), then work the ledger on the
+        real clock. A database that stays locked ends this run with one line in ``problems``;
+        whatever was claimed is released by its lease, and the next tick goes on."""
         report = TickReport()
         moment = now or self._clock()
-        report.released = await self.release_due(moment)
-        await self.deliver_due(moment, report)
-        async with self._sessions.begin() as session:
-            await repo.settle_posts(session, moment)
+        try:
+            report.released = await self.release_due(moment)
+            await self.deliver_due(moment, report)
+            async with self._sessions.begin() as session:
+                await repo.settle_posts(session, moment)
+        except DatabaseBusy as exc:
+            line = f"the database stayed locked ({exc}); the rest waits for the next run"
+            logger.warning(line)
+            report.problems.append(line)
+        except OperationalError as exc:
+            if not _is_lock(exc):
+                raise
+            line = f"the database is locked ({exc.orig}); the rest waits for the next run"
+            logger.warning(line)
+            report.problems.append(line)
         return report
 
     # --- releasing posts -------------------------------------------------------------------
@@ -129,9 +174,9 @@ class Dispatcher:
             await repo.take_lock(session, "queue", now)
             if await repo.get_state(session, PAUSED_KEY) == "1":
                 return released
-            papers = [p for p in await repo.queued_papers(session) if p.slot and p.slot <= now]
-            digests = [p for p in await repo.queued_digests(session) if p.slot and p.slot <= now]
-            for group in (sorted(papers, key=lambda p: (p.slot, p.rank)), digests):
+            papers = await repo.due_posts(session, "paper", now, limit=2)
+            digests = await repo.due_posts(session, "digest", now)
+            for group in (papers, digests):
                 if group:
                     first = group[0]
                     first.state, first.updated_at = "sending", now
@@ -153,32 +198,51 @@ class Dispatcher:
 
     # --- the ledger ------------------------------------------------------------------------
 
+    def _horizon(self, now: datetime) -> repo.Horizon | None:
+        """Waits that lie further ahead than any wait this bot sets (a lease, a back-off, a
+        platform pause) were left by a run at a travelled ``--now``: a run that is not in the
+        past treats them as over, so a rehearsal of the future never blocks real runs."""
+        if now < self._real() - timedelta(minutes=1):
+            return None  # a run in the past must not take over the present's leases
+        longest = max(self._delivery.backoff_cap_seconds, pauses.LONGEST_SECONDS)
+        return repo.Horizon(
+            wait=now + timedelta(seconds=longest + 60),
+            lease=now + timedelta(seconds=self._delivery.lease_seconds + 60),
+        )
+
     async def deliver_due(self, now: datetime, report: TickReport) -> None:
         tried: set[int] = set()
+        horizon = self._horizon(now)
         async with self._sessions() as session:
-            state = _Round(set(await self._paused_platforms(session, now)))
+            active = await pauses.active_pauses(session, now)
+            probing = await repo.get_state(session, PROBE_KEY) is not None
+        state = _Round({p.platform for p in active}, probing=probing)
+        for pause in active:
+            report.waiting.append(f"{pause.platform} paused until {pause.until:%H:%M:%S} UTC: "
+                                  f"{pause.reason}")
+        for name in ("x", "telegram"):
+            reason = self._waiting(name)
+            if reason is not None and name not in state.paused:
+                state.paused.add(name)
+                report.waiting.append(reason)
         for _ in range(MAX_ROUNDS):
             if self._stopping:
                 return
             async with self._sessions() as session:
-                rows = await repo.due_deliveries(session, now, skip_prefixes=sorted(state.paused))
+                rows = await repo.due_deliveries(
+                    session, now, skip_prefixes=sorted(state.paused), horizon=horizon
+                )
             rows = [r for r in rows if r.id not in tried]
             if not rows:
                 return
+            if state.probing:  # probe with a fresh post before any maybe-delivered one
+                rows.sort(key=lambda r: r.duplicates > 0 or r.state == "sending")
             for row in rows:
                 tried.add(row.id)
                 if self._stopping:
                     return
                 if platform(row.destination) not in state.paused:
-                    await self._deliver(row, now, report, state)
-
-    async def _paused_platforms(self, session: AsyncSession, now: datetime) -> list[str]:
-        paused = []
-        for name in ("x", "telegram"):
-            until = await repo.get_state(session, f"pause:{name}")
-            if until and datetime.fromisoformat(until) > now:
-                paused.append(name)
-        return paused
+                    await self._deliver(row, now, report, state, horizon)
 
     async def _deliver(
         self,
@@ -186,6 +250,7 @@ class Dispatcher:
         now: datetime,
         report: TickReport,
         state: _Round,
+        horizon: repo.Horizon | None = None,
     ) -> None:
         # a tick can take long (rate limits, many deliveries): leases and sent times use the
         # clock at this delivery, never the tick's start, so no lease is born expired
@@ -204,19 +269,34 @@ class Dispatcher:
         if outgoing is None:
             await self._fail(row, now, "cancelled", "the post no longer exists", report)
             return
-        if name == "x" and not await self._x_allowed(row, outgoing, now, report, state):
+        if name == "x" and outgoing.x_text is None:
+            reason = "not posted to X (no arXiv id, twitter.link_fallback = skip)"
+            await self._fail(row, now, "cancelled", reason, report)
             return
+        if name == "telegram" and state.probing:
+            # after an unknown outcome: one send at a time until one is confirmed, and no
+            # resend of a maybe-delivered post before then unless nothing else can probe
+            if state.probed:
+                return
+            state.probed = True
         lease = now + timedelta(seconds=self._delivery.lease_seconds)
-        unknown = row.state == "sending"  # an earlier claim's lease ran out: outcome unknown
-        if not await self._write(repo.claim, row, now, lease):
+        if name == "x":
+            assert outgoing.x_text is not None
+            if not await self._claim_x(row, outgoing.x_text, lease, now, report, state, horizon):
+                return
+        elif not await self._write(repo.claim, row, now, lease, horizon=horizon):
             return  # another worker has it
-        if unknown and name == "telegram" and not await self._may_resend(row, now, report):
+        if row.state == "sending" and name == "telegram" and not await self._may_resend(
+            row, now, report
+        ):
             return
         try:
             result = await publisher.send(row.destination, outgoing)
         except PublishError as exc:
-            if isinstance(exc, RateLimited):
+            if isinstance(exc, RateLimited | Unauthorized):
                 state.paused.add(name)
+            if isinstance(exc, Transient) and exc.maybe_sent and name == "telegram":
+                state.probing = state.probed = True
             await self._on_error(row, exc, now, report)
             return
         except Exception as exc:  # an adapter bug must not lose the post: retry, then dead-letter
@@ -224,30 +304,45 @@ class Dispatcher:
             await self._on_error(row, Transient(f"{type(exc).__name__}: {exc}"), now, report)
             return
         await self._on_sent(row, outgoing, result, now, report)
-        if name == "x" and state.x_usage is not None:
-            state.x_usage.add(self._budget.cost(outgoing.x_text))
+        if name == "telegram" and state.probing:
+            state.probing = state.probed = False
+            await self._set_probe(None, now)
+            logger.info("Telegram confirmed a send: back to normal pace")
 
-    async def _x_allowed(
-        self, row: Delivery, outgoing: Outgoing, now: datetime, report: TickReport, state: _Round
+    async def _claim_x(
+        self,
+        row: Delivery,
+        x_text: str,
+        lease: datetime,
+        now: datetime,
+        report: TickReport,
+        state: _Round,
+        horizon: repo.Horizon | None,
     ) -> bool:
-        if state.x_usage is None:
-            async with self._sessions() as session:
-                state.x_usage = await self._budget.usage(session, now)
-        verdict = self._budget.check(state.x_usage, outgoing.x_text, now)
+        """Claim with a reservation against the cap and budget, in one transaction. When they
+        say wait, X waits for the rest of this run; nothing is postponed in the database, so a
+        raised cap or a new day applies at the next tick."""
+        verdict = await self._write(self._budget.claim, row, x_text, now, lease, horizon)
         if verdict.allowed:
-            return True
-        assert verdict.resume_at is not None and verdict.reason is not None
+            return verdict.claimed
+        assert verdict.reason is not None
+        state.paused.add("x")
         async with self._sessions.begin() as session:
-            await session.execute(repo.postpone_stmt(row.id, verdict.resume_at, now))
             first = await repo.get_state(session, verdict.alert_key) is None
-            await repo.set_state(session, verdict.alert_key, "1", now)
+            if first:
+                await repo.set_state(session, verdict.alert_key, "1", now)
         report.waiting.append(verdict.reason)
         if first:
             await self._notifier.alert(verdict.reason)
         return False
 
+    async def _set_probe(self, post_id: int | None, now: datetime) -> None:
+        async with self._sessions.begin() as session:
+            await repo.set_state(session, PROBE_KEY, None if post_id is None else str(post_id), now)
+
     async def _may_resend(self, row: Delivery, now: datetime, report: TickReport) -> bool:
-        """Telegram gives no way to ask "did my last message arrive?"; policy decides."""
+        """Telegram gives no way to ask "did my last message arrive?"; policy decides. Called
+        with the delivery claimed (an expired lease), before resending it."""
         policy = self._delivery.telegram_unknown_outcome
         too_many = row.duplicates + 1 > self._delivery.max_unknown_resends
         if policy == "resend" and not too_many:
@@ -268,7 +363,8 @@ class Dispatcher:
     async def _on_sent(
         self, row: Delivery, outgoing: Outgoing, result: Sent, now: datetime, report: TickReport
     ) -> None:
-        cost = self._budget.cost(outgoing.x_text) if platform(row.destination) == "x" else None
+        x_text = outgoing.x_text if platform(row.destination) == "x" else None
+        cost = self._budget.cost(x_text) if x_text is not None else None
         note = "already posted (duplicate content)" if result.duplicate else None
         await self._write(
             repo.finish_delivery,
@@ -290,19 +386,8 @@ class Dispatcher:
         name = platform(row.destination)
         message = str(exc) or type(exc).__name__
         if isinstance(exc, RateLimited):
-            resume = now + timedelta(seconds=exc.retry_after)
-            async with self._sessions.begin() as session:
-                await repo.set_state(session, f"pause:{name}", resume.isoformat(), now)
-                await session.run_sync(
-                    repo.finish_delivery,
-                    row.id,
-                    now,
-                    state="pending",
-                    due_at=resume,
-                    lease_until=None,
-                    attempts=row.attempts,
-                    last_error=f"rate limited: {message}",
-                )
+            reason = f"rate limited: {message}"
+            await self._pause(name, now, exc.retry_after, reason, row, report)
             report.retrying.append(
                 (row.post_id, row.destination, f"rate limited {exc.retry_after:g}s")
             )
@@ -316,19 +401,59 @@ class Dispatcher:
                 report,
             )
             return
+        if isinstance(exc, Unauthorized):
+            await self._pause(name, now, AUTH_PAUSE_SECONDS, message, row, report)
+            report.retrying.append((row.post_id, row.destination, message))
+            return
         if isinstance(exc, Transient):
+            wait = 0.0
             if exc.maybe_sent and name == "telegram":
-                # the message may have arrived: the unknown-outcome policy decides
+                # the message may have arrived: the unknown-outcome policy decides; a resend
+                # waits long enough for a slow answer, and Telegram probes one send at a time
+                await self._set_probe(row.post_id, now)
                 if not await self._may_resend(row, now, report):
                     return
                 row.duplicates += 1
-            await self._retry(row, message, now, report)
+                wait = self._settings.telegram.send_timeout_seconds
+            await self._retry(row, message, now, report, at_least=wait)
             return
         kind = "unreachable" if isinstance(exc, Unreachable) else "rejected"
         assert isinstance(exc, Permanent | Unreachable)
         await self._fail(row, now, "failed", f"{name} {kind} the post: {message}", report)
 
-    async def _retry(self, row: Delivery, message: str, now: datetime, report: TickReport) -> None:
+    async def _pause(
+        self,
+        name: str,
+        now: datetime,
+        seconds: float,
+        reason: str,
+        row: Delivery,
+        report: TickReport,
+    ) -> None:
+        """The whole platform waits ``seconds`` of real time (not an attempt); the delivery in
+        hand goes back to pending, its reservation released. Told once per pause."""
+        resume = now + timedelta(seconds=seconds)
+        async with self._sessions.begin() as session:
+            known = {p.platform: p for p in await pauses.active_pauses(session, now)}
+            await pauses.set_pause(session, name, resume, reason, now)
+            await session.run_sync(
+                repo.finish_delivery,
+                row.id,
+                now,
+                state="pending",
+                due_at=resume,
+                lease_until=None,
+                attempts=row.attempts,
+                sent_at=None,
+                cost_usd=None,
+                last_error=reason,
+            )
+        if seconds >= AUTH_PAUSE_SECONDS and name not in known:
+            await self._notifier.alert(f"{name} paused: {reason}")
+
+    async def _retry(
+        self, row: Delivery, message: str, now: datetime, report: TickReport, at_least: float = 0
+    ) -> None:
         attempts = row.attempts + 1
         if attempts >= self._delivery.max_attempts:
             reason = f"gave up after {attempts} attempts: {message}"
@@ -347,7 +472,9 @@ class Dispatcher:
             state="pending",
             lease_until=None,
             last_error=message,
-            due_at=now + timedelta(seconds=delay),
+            sent_at=None,
+            cost_usd=None,
+            due_at=now + timedelta(seconds=max(delay, at_least)),
         )
         report.retrying.append((row.post_id, row.destination, message))
 
@@ -358,3 +485,8 @@ class Dispatcher:
         report.failed.append((row.post_id, row.destination, reason))
         if state != "cancelled":
             await self._notifier.alert(f"post {row.post_id} to {row.destination} {state}: {reason}")
+
+
+def _is_lock(exc: OperationalError) -> bool:
+    text = str(exc.orig).lower()
+    return "locked" in text or "busy" in text or "lock timeout" in text

@@ -24,15 +24,18 @@ from bot.domain.slots import (
     parse_weekly_rule,
 )
 from bot.domain.x_text import drip_link_text, weighted_length
+from bot.errors import DigestbotError
+from bot.services import pauses
 from bot.store import queue as repo
-from bot.store.models import Paper, Post
+from bot.store.models import Issue, Item, Paper, Post
 
 PAUSED_KEY = "queue:paused"
+PROBE_KEY = "probe:telegram"  # the dispatcher probes Telegram one send at a time
 MAX_X_WEIGHT = 280
 MAX_TEXT_CHARS = 4000  # beyond this no text fits in a post, whatever its URLs weigh
 
 
-class QueueError(ValueError):
+class QueueError(DigestbotError, ValueError):
     """A queue edit that cannot be done; the message says why."""
 
 
@@ -52,9 +55,14 @@ class PostView:
 
 @dataclass(frozen=True, slots=True)
 class QueueView:
+    """One page of the open posts (soonest first); ``total`` open posts in all, ``sent`` posts
+    delivered to at least one destination so far."""
+
     paused: bool
     posts: list[PostView]
     cost: CostEstimate
+    total: int = 0
+    sent: int = 0
 
 
 @dataclass(slots=True)
@@ -81,9 +89,12 @@ class QueueService:
         schedule: ScheduleSettings,
         twitter: TwitterSettings,
         rng: random.Random | None = None,
+        *,
+        real_clock: Clock | None = None,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
+        self._real = real_clock or clock
         self._schedule = schedule
         self._twitter = twitter
         self._rule = slot_rule(schedule)
@@ -92,13 +103,17 @@ class QueueService:
 
     # --- reading ---------------------------------------------------------------------------
 
-    async def view(self) -> QueueView:
+    async def view(self, limit: int | None = None) -> QueueView:
+        """The first ``limit`` open posts (all when None), loaded with a LIMIT plus counts."""
         async with self._sessions() as session:
             paused = await repo.get_state(session, PAUSED_KEY) == "1"
-            posts = await repo.open_posts(session)
+            posts = await repo.open_posts_page(session, limit)
+            whole = limit is None or len(posts) < limit
+            total = len(posts) if whole else await repo.count_open_posts(session)
+            sent = await repo.count_sent_posts(session)
             keys = await _issue_keys(session, posts)
             views = [_view(p, keys) for p in posts]
-        return QueueView(paused, views, self.cost_estimate())
+        return QueueView(paused, views, self.cost_estimate(), total, sent)
 
     def cost_estimate(self) -> CostEstimate:
         tw = self._twitter
@@ -122,7 +137,7 @@ class QueueService:
         now = self._clock()
         async with self._sessions.begin() as session:
             await repo.take_lock(session, "queue", now)
-            rows = await repo.items_of_issues(session, keys)
+            rows = _one_language(await repo.items_of_issues(session, keys))
             known = await repo.live_paper_ids(session)
             cands = [
                 Candidate(
@@ -164,12 +179,21 @@ class QueueService:
     async def _plan_digests(
         self, session: AsyncSession, keys: Sequence[str], now: datetime
     ) -> list[int]:
+        """One announcement per issue key, whatever its languages: the link of the language
+        imported first; none when any language of the key is already announced or queued."""
         issues = await repo.issues_by_key(session, keys)
         have = await repo.issues_with_digest(session, [i.id for i in issues])
+        announced = await repo.digest_urls(session, [i.url for i in issues if i.url])
+        by_key: dict[str, list[Issue]] = {}
+        for found in issues:
+            by_key.setdefault(found.key, []).append(found)
         taken = {p.slot for p in await repo.queued_digests(session) if p.slot}
         created = []
-        for issue in sorted(issues, key=lambda i: (i.start_date, i.kind)):
-            if issue.id in have or not issue.url:
+        for languages in sorted(by_key.values(), key=lambda s: (s[0].start_date, s[0].kind)):
+            if any(i.id in have or i.url in announced for i in languages):
+                continue
+            issue = next((i for i in languages if i.url), None)
+            if issue is None:
                 continue
             slot = self._weekly.next_on_or_after(now)
             while slot in taken:  # one digest per weekly slot: take the next free week
@@ -304,11 +328,17 @@ class QueueService:
             await self._reslot(session, now)
 
     async def set_paused(self, paused: bool) -> None:
+        """``pause`` stops releasing posts; ``resume`` releases them again and also clears
+        every platform pause (429 waits, rejected credentials): what waited is due now."""
         now = self._clock()
         async with self._sessions.begin() as session:
             await repo.set_state(session, PAUSED_KEY, "1" if paused else None, now)
             if not paused:
                 await self._reslot(session, now)
+                real = self._real()
+                await pauses.clear_pauses(session, real)
+                await repo.set_state(session, PROBE_KEY, None, real)
+                await repo.release_waits(session, real)
 
     async def make_due(self, post_id: int) -> None:
         """``now ID``: the post becomes due at once (the dispatcher sends it next). For a post
@@ -339,6 +369,22 @@ class QueueService:
         if editable and post.state != "queued":
             raise QueueError(f"post {post_id} is already {post.state}; it can no longer change")
         return post
+
+
+def _one_language(rows: list[tuple[Item, str]]) -> list[tuple[Item, str]]:
+    """Items of each key's language imported first (``rows`` come in that order), plus the
+    papers only a translation has: a translated item is not a second post."""
+    first: dict[str, int] = {}
+    papers: dict[str, set[int]] = {}
+    for item, key in rows:
+        if first.setdefault(key, item.issue_id) == item.issue_id and item.paper_id is not None:
+            papers.setdefault(key, set()).add(item.paper_id)
+    return [
+        (item, key)
+        for item, key in rows
+        if item.issue_id == first[key]
+        or (item.paper_id is not None and item.paper_id not in papers.get(key, set()))
+    ]
 
 
 async def _new_post(session: AsyncSession, now: datetime, **fields: object) -> Post:

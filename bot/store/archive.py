@@ -2,24 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal, cast
 
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, selectinload
 
 from bot.domain.model import (
     IssueKind,
     IssueSummary,
+    Language,
     ParsedIssue,
     ParsedItem,
     SearchFilters,
     SearchHit,
     Section,
 )
-from bot.domain.search import FtsQuery, Highlighter, short_index_text
-from bot.store.models import Issue, Item, Paper
+from bot.domain.search import FtsQuery, Highlighter, short_index_text, stem_forms
+from bot.store.models import Issue, Item, Paper, Post
 
 UpsertOutcome = Literal["added", "updated", "unchanged"]
 
@@ -27,17 +41,19 @@ UpsertOutcome = Literal["added", "updated", "unchanged"]
 def upsert_issue(
     session: Session, /, parsed: ParsedIssue, *, source: str | None, digest: str, now: datetime
 ) -> UpsertOutcome:
-    """Insert the issue or replace its contents in place (same key, same row).
+    """Insert the issue or replace its contents in place (same key and language, same row).
 
     Synchronous on purpose: bulk imports run it on a sync engine in a worker thread (no
     per-statement thread hops); async callers use ``await session.run_sync(upsert_issue, ...)``.
     """
-    issue = session.scalar(select(Issue).where(Issue.key == parsed.key))
+    issue = session.scalar(
+        select(Issue).where(Issue.key == parsed.key, Issue.language == parsed.language)
+    )
     if issue is not None and issue.content_hash == digest:
         return "unchanged"
     outcome: UpsertOutcome = "added" if issue is None else "updated"
     if issue is None:
-        issue = Issue(key=parsed.key, imported_at=now)
+        issue = Issue(key=parsed.key, language=parsed.language, imported_at=now)
         session.add(issue)
     else:
         session.execute(delete(Item).where(Item.issue_id == issue.id))
@@ -121,14 +137,16 @@ def _index_short(session: Session, ids: list[int], items: tuple[ParsedItem, ...]
     )
 
 
-async def keys_with_content(session: AsyncSession, digests: set[str]) -> dict[str, str]:
-    """content hash -> key of the issue imported from exactly that text."""
+async def keys_with_content(
+    session: AsyncSession, digests: set[str]
+) -> dict[str, tuple[str, Language]]:
+    """content hash -> (key, language) of the issue imported from exactly that text."""
     if not digests:
         return {}
     rows = await session.execute(
-        select(Issue.content_hash, Issue.key).where(Issue.content_hash.in_(digests))
+        select(Issue.content_hash, Issue.key, Issue.language).where(Issue.content_hash.in_(digests))
     )
-    return {digest: key for digest, key in rows}
+    return {digest: (key, cast(Language, language)) for digest, key, language in rows}
 
 
 async def list_issues(session: AsyncSession) -> list[IssueSummary]:
@@ -144,7 +162,7 @@ async def list_issues(session: AsyncSession) -> list[IssueSummary]:
     rows = await session.execute(
         select(Issue, counts.c.n, counts.c.p)
         .outerjoin(counts, counts.c.issue_id == Issue.id)
-        .order_by(Issue.start_date.desc(), Issue.kind.desc())
+        .order_by(Issue.start_date.desc(), Issue.kind.desc(), Issue.imported_at, Issue.id)
     )
     return [
         IssueSummary(
@@ -157,15 +175,78 @@ async def list_issues(session: AsyncSession) -> list[IssueSummary]:
             items=int(n or 0),
             picks=int(p or 0),
             warnings=len(issue.warnings),
+            language=cast(Language, issue.language),
         )
         for issue, n, p in rows
     ]
 
 
-async def load_issue(session: AsyncSession, key: str) -> ParsedIssue | None:
+async def issue_languages(session: AsyncSession, key: str) -> list[Language]:
+    """Languages of the issue ``key``, first imported first."""
+    rows = await session.scalars(
+        select(Issue.language).where(Issue.key == key).order_by(Issue.imported_at, Issue.id)
+    )
+    return [cast(Language, language) for language in rows]
+
+
+async def issue_ids(session: AsyncSession, key: str, language: str | None) -> list[int]:
+    """Ids of the issue ``key`` (in one language, or in all), first imported first."""
+    stmt = select(Issue.id).where(Issue.key == key).order_by(Issue.imported_at, Issue.id)
+    if language is not None:
+        stmt = stmt.where(Issue.language == language)
+    return list(await session.scalars(stmt))
+
+
+async def remove_issues(
+    session: AsyncSession, ids: Sequence[int], now: datetime
+) -> tuple[int, int, int]:
+    """Delete issues with their items (the triggers drop their search rows), cancel their
+    queued posts (sent ones stay in the ledger, detached) and drop the papers that no item
+    or post refers to any more. Returns (items, cancelled posts, papers) removed."""
+    of_issues = select(Item.id).where(Item.issue_id.in_(ids))
+    cancelled = await session.execute(
+        update(Post)
+        .where(Post.state == "queued", or_(Post.issue_id.in_(ids), Post.item_id.in_(of_issues)))
+        .values(state="cancelled", updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    papers = set(
+        await session.scalars(
+            select(Item.paper_id).where(Item.issue_id.in_(ids), Item.paper_id.is_not(None))
+        )
+    )
+    items = await session.execute(
+        delete(Item).where(Item.issue_id.in_(ids)).execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        delete(Issue).where(Issue.id.in_(ids)).execution_options(synchronize_session=False)
+    )
+    orphans = await session.execute(
+        delete(Paper)
+        .where(
+            Paper.id.in_(papers),
+            ~exists().where(Item.paper_id == Paper.id),
+            ~exists().where(Post.paper_id == Paper.id),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return (
+        int(items.rowcount),  # type: ignore[attr-defined]
+        int(cancelled.rowcount),  # type: ignore[attr-defined]
+        int(orphans.rowcount),  # type: ignore[attr-defined]
+    )
+
+
+async def load_issue(
+    session: AsyncSession, key: str, language: str | None = None
+) -> ParsedIssue | None:
+    """The issue ``key`` in ``language``; without one, the language imported first."""
+    stmt = select(Issue).where(Issue.key == key)
+    if language is not None:
+        stmt = stmt.where(Issue.language == language)
     issue = await session.scalar(
-        select(Issue)
-        .where(Issue.key == key)
+        stmt.order_by(Issue.imported_at, Issue.id)
+        .limit(1)
         .options(selectinload(Issue.items).selectinload(Item.paper))
     )
     if issue is None:
@@ -198,25 +279,37 @@ async def load_issue(session: AsyncSession, key: str) -> ParsedIssue | None:
         picks=tuple(issue.picks),
         warnings=tuple(issue.warnings),
         neighbours=tuple(issue.neighbours),
+        language=cast(Language, issue.language),
     )
 
 
 RANK_CANDIDATES = 500  # very common terms: rank the newest 500 matches, not all of them
+VOCABULARY = "temp.items_short_vocab"  # the word index's words (fts5vocab, per connection)
+VOCABULARY_SCAN = 2000  # words read from one stem's prefix on, at most
 
 
 def search_items(
-    session: Session, query: FtsQuery, filters: SearchFilters, limit: int
+    session: Session,
+    query: FtsQuery,
+    filters: SearchFilters,
+    limit: int,
+    *,
+    any_term: bool = False,
 ) -> list[SearchHit]:
-    """Best matches first. The one place that knows how each database searches.
+    """Best matches first: items with every term, or with ``any_term`` at least one. The one
+    place that knows how each database searches.
 
     Synchronous like ``upsert_issue``: the service runs it in a worker thread on the sync
     engine (one hop instead of a thread round trip per statement)."""
     if query.mode == "empty":
         return []
     if session.get_bind().dialect.name == "sqlite":
-        ranked = _fts_ranked_ids(session, query, filters, limit)
+        forms = index_stem_forms(session, query)
+        ranked = _fts_ranked_ids(session, query, forms, filters, limit, any_term)
+        marked = [f for found in forms.values() for f in found]
     else:
-        ranked = _like_ranked_ids(session, query, filters, limit)
+        ranked = _like_ranked_ids(session, query, filters, limit, any_term)
+        marked = [t for alternatives in query.contains for t in alternatives[1:]]
     if not ranked:
         return []
     rows = session.execute(
@@ -236,7 +329,7 @@ def search_items(
         .where(Item.id.in_(ranked))
     )
     by_id = {row.id: row for row in rows}
-    marker = Highlighter(query.terms)
+    marker = Highlighter((*query.terms, *marked))
     return [
         SearchHit(
             issue=row.key,
@@ -268,13 +361,41 @@ def _filter_sql(filters: SearchFilters) -> tuple[str, str, dict[str, object]]:
     return joins, "".join(f" AND {w}" for w in where), params
 
 
+def index_stem_forms(session: Session, query: FtsQuery) -> dict[str, tuple[str, ...]]:
+    """query word -> the index's other words of its stem (pruned -> pruning), read from the
+    word index's vocabulary in the stem's prefix range (an index range scan, no table scan)."""
+    if not query.stems:
+        return {}
+    session.execute(
+        text(
+            f"CREATE VIRTUAL TABLE IF NOT EXISTS {VOCABULARY} "
+            "USING fts5vocab(main, items_short, row)"
+        )
+    )
+    sql = text(f"SELECT term FROM {VOCABULARY} WHERE term >= :low AND term < :high LIMIT :n")
+    found: dict[str, tuple[str, ...]] = {}
+    for word in query.stems:
+        high = word.prefix[:-1] + chr(ord(word.prefix[-1]) + 1)  # prefixes are [a-z]+
+        vocabulary = session.scalars(sql, {"low": word.prefix, "high": high, "n": VOCABULARY_SCAN})
+        if forms := stem_forms(word, vocabulary):
+            found[word.word] = forms
+    return found
+
+
 def _fts_ranked_ids(
-    session: Session, query: FtsQuery, filters: SearchFilters, limit: int
+    session: Session,
+    query: FtsQuery,
+    forms: dict[str, tuple[str, ...]],
+    filters: SearchFilters,
+    limit: int,
+    any_term: bool,
 ) -> list[int]:
     """The word index first; the trigram index only tops up with in-word substring matches."""
-    ranked = _fts_top(session, "items_short", query.match, filters, limit)
-    if len(ranked) < limit and query.trigram:
-        more = _fts_top(session, "items_fts", query.trigram, filters, limit)
+    words = query.word_match(forms, any_term=any_term)
+    ranked = _fts_top(session, "items_short", words, filters, limit)
+    trigram = query.trigram_match(any_term=any_term)
+    if len(ranked) < limit and trigram:
+        more = _fts_top(session, "items_fts", trigram, filters, limit)
         ranked += [i for i in more if i not in ranked][: limit - len(ranked)]
     return ranked
 
@@ -298,25 +419,35 @@ def _has_filters(filters: SearchFilters) -> bool:
     return bool(filters.section or filters.picks_only or filters.year is not None)
 
 
+def _like_contains(texts: tuple[str, ...], *, headline_only: bool = False) -> ColumnElement[bool]:
+    """Any of ``texts`` inside any searched column, case-insensitive; LIKE wildcards (% _ and
+    the escape character) in the user's text are escaped, so they match as text."""
+    columns = (
+        (Item.headline,) if headline_only else (Item.headline, Item.title, Item.summary, Item.url)
+    )
+    return or_(*(c.icontains(t, autoescape=True) for t in texts for c in columns))
+
+
 def _like_ranked_ids(
-    session: Session, query: FtsQuery, filters: SearchFilters, limit: int
+    session: Session, query: FtsQuery, filters: SearchFilters, limit: int, any_term: bool
 ) -> list[int]:
-    """PostgreSQL (and any non-SQLite database): case-insensitive substring matching."""
-    like = [f"%{t}%" for t in query.terms]
-    stmt = select(Item.id).join(Issue, Issue.id == Item.issue_id)
-    for pattern in like:
-        stmt = stmt.where(
-            Item.headline.ilike(pattern)
-            | Item.title.ilike(pattern)
-            | Item.summary.ilike(pattern)
-            | Item.url.ilike(pattern)
-        )
+    """PostgreSQL (and any non-SQLite database): case-insensitive substring matching of each
+    term or the stem its other forms share (pruned: prun); items with more terms rank first."""
+    terms = [_like_contains(texts) for texts in query.contains]
+    stmt = (
+        select(Item.id)
+        .join(Issue, Issue.id == Item.issue_id)
+        .where(or_(*terms) if any_term else and_(*terms))
+    )
     if filters.section:
         stmt = stmt.where(Item.section == filters.section)
     if filters.picks_only:
         stmt = stmt.where(Item.pick.is_(True))
     if filters.year is not None:
         stmt = stmt.where(Issue.year == filters.year)
-    headline_first = Item.headline.ilike(like[0]).desc()
+    if any_term:
+        found = [case((t, 1), else_=0) for t in terms]
+        stmt = stmt.order_by(sum(found[1:], found[0]).desc())  # items with more terms first
+    headline_first = _like_contains(query.contains[0], headline_only=True).desc()
     stmt = stmt.order_by(headline_first, Issue.start_date.desc(), Item.position).limit(limit)
     return list(session.scalars(stmt).all())

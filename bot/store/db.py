@@ -15,10 +15,12 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from bot.errors import SettingsError
+
 BUSY_TIMEOUT_MS = 5000
 
 
-class DatabaseURLError(ValueError):
+class DatabaseURLError(SettingsError, ValueError):
     """The database URL names a backend digestbot does not support."""
 
 
@@ -53,7 +55,7 @@ def prepare_sqlite_file(raw: str) -> None:
     path = sqlite_path(raw)
     if path is None or path.exists():
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
     os.close(fd)
 

@@ -48,7 +48,8 @@ class Issue(Base):
     __tablename__ = "issues"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column(String(16), unique=True)
+    key: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(8))  # en, zh, ja: an issue is key + language
     kind: Mapped[str] = mapped_column(String(8))
     year: Mapped[int]
     week: Mapped[int | None]
@@ -71,6 +72,7 @@ class Issue(Base):
 
     __table_args__ = (
         CheckConstraint("kind IN ('weekly', 'monthly')", name="kind"),
+        UniqueConstraint("key", "language", name="uq_issues_key_language"),
         Index("ix_issues_year", "year"),
         Index("ix_issues_content_hash", "content_hash"),
     )
@@ -151,12 +153,12 @@ class Post(Base):
             sqlite_where=sql_text("kind = 'paper' AND state != 'cancelled'"),
             postgresql_where=sql_text("kind = 'paper' AND state != 'cancelled'"),
         ),
-        Index(
+        Index(  # a cancelled announcement does not block a new one
             "uq_posts_digest_issue",
             "issue_id",
             unique=True,
-            sqlite_where=sql_text("kind = 'digest'"),
-            postgresql_where=sql_text("kind = 'digest'"),
+            sqlite_where=sql_text("kind = 'digest' AND state != 'cancelled'"),
+            postgresql_where=sql_text("kind = 'digest' AND state != 'cancelled'"),
         ),
         Index("ix_posts_state_slot", "state", "slot"),
     )

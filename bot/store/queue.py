@@ -10,6 +10,7 @@ on SQLite (writes serialize) and on PostgreSQL (the row lock re-checks the WHERE
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Update, and_, case, delete, func, or_, select, update
@@ -33,6 +34,14 @@ async def take_lock(session: AsyncSession, name: str, now: datetime) -> None:
     stmt = _insert(session)(Setting).values(key=f"lock:{name}", value="", updated_at=now)
     stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={"updated_at": now})
     await session.execute(stmt)
+
+
+def take_lock_sync(session: Session, name: str, now: datetime) -> None:
+    """:func:`take_lock` for the ledger's synchronous writes."""
+    dialect = session.get_bind().dialect.name
+    insert = sqlite_insert if dialect == "sqlite" else pg_insert
+    stmt = insert(Setting).values(key=f"lock:{name}", value="", updated_at=now)
+    session.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"updated_at": now}))
 
 
 async def get_state(session: AsyncSession, key: str) -> str | None:
@@ -77,6 +86,18 @@ async def queued_digests(session: AsyncSession) -> list[Post]:
     return list(rows)
 
 
+async def due_posts(
+    session: AsyncSession, kind: str, now: datetime, limit: int | None = None
+) -> list[Post]:
+    """Queued posts of ``kind`` whose slot has come, soonest first (the idle tick reads none)."""
+    stmt = (
+        select(Post)
+        .where(Post.state == "queued", Post.kind == kind, Post.slot <= now)
+        .order_by(Post.slot, Post.rank, Post.id)
+    )
+    return list(await session.scalars(stmt if limit is None else stmt.limit(limit)))
+
+
 async def get_post(session: AsyncSession, post_id: int) -> Post | None:
     return await session.get(
         Post, post_id, options=[selectinload(Post.deliveries), selectinload(Post.paper)]
@@ -94,10 +115,22 @@ async def live_paper_ids(session: AsyncSession) -> set[str]:
 
 
 async def issues_with_digest(session: AsyncSession, issue_ids: Sequence[int]) -> set[int]:
+    """Issues with a digest post that is not cancelled (a cancelled one blocks nothing)."""
     rows = await session.scalars(
-        select(Post.issue_id).where(Post.kind == "digest", Post.issue_id.in_(issue_ids))
+        select(Post.issue_id).where(
+            Post.kind == "digest", Post.state != "cancelled", Post.issue_id.in_(issue_ids)
+        )
     )
     return {i for i in rows if i is not None}
+
+
+async def digest_urls(session: AsyncSession, urls: Sequence[str]) -> set[str]:
+    """URLs among ``urls`` already announced or queued by a digest post (that post may have
+    lost its issue: ``issues rm`` keeps sent posts in the ledger)."""
+    rows = await session.scalars(
+        select(Post.url).where(Post.kind == "digest", Post.state != "cancelled", Post.url.in_(urls))
+    )
+    return {u for u in rows if u is not None}
 
 
 async def max_rank(session: AsyncSession) -> int:
@@ -110,13 +143,16 @@ async def items_of_issues(session: AsyncSession, keys: Sequence[str]) -> list[tu
         .join(Issue, Issue.id == Item.issue_id)
         .where(Issue.key.in_(keys))
         .options(selectinload(Item.paper))
-        .order_by(Issue.start_date, Issue.kind.desc(), Item.position)
+        .order_by(Issue.start_date, Issue.kind.desc(), Issue.imported_at, Issue.id, Item.position)
     )
     return [(item, key) for item, key in rows]
 
 
 async def issues_by_key(session: AsyncSession, keys: Sequence[str]) -> list[Issue]:
-    rows = await session.scalars(select(Issue).where(Issue.key.in_(keys)))
+    """Issues with these keys, each key's languages in import order (first imported first)."""
+    rows = await session.scalars(
+        select(Issue).where(Issue.key.in_(keys)).order_by(Issue.imported_at, Issue.id)
+    )
     return list(rows)
 
 
@@ -125,6 +161,24 @@ async def paper_by_identity(session: AsyncSession, identity: str) -> Paper | Non
 
 
 # --- the ledger ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Horizon:
+    """Beyond these moments a wait or a lease cannot be ours: a run at a travelled ``--now``
+    left it, and it counts as over."""
+
+    wait: datetime
+    lease: datetime
+
+
+def _due(now: datetime, horizon: Horizon | None):  # type: ignore[no-untyped-def]
+    pending = Delivery.due_at <= now
+    expired = Delivery.lease_until < now
+    if horizon is not None:
+        pending = or_(pending, Delivery.due_at > horizon.wait)
+        expired = or_(expired, Delivery.lease_until > horizon.lease)
+    return and_(Delivery.state == "pending", pending), and_(Delivery.state == "sending", expired)
 
 
 async def create_deliveries(
@@ -149,34 +203,43 @@ async def create_deliveries(
 
 
 async def due_deliveries(
-    session: AsyncSession, now: datetime, *, skip_prefixes: Sequence[str] = (), limit: int = 50
+    session: AsyncSession,
+    now: datetime,
+    *,
+    skip_prefixes: Sequence[str] = (),
+    limit: int = 50,
+    horizon: Horizon | None = None,
 ) -> list[Delivery]:
     """Pending deliveries that are due, and claimed ones whose lease ran out."""
-    cond = or_(
-        and_(Delivery.state == "pending", Delivery.due_at <= now),
-        and_(Delivery.state == "sending", Delivery.lease_until < now),
-    )
-    stmt = select(Delivery).where(cond)
+    stmt = select(Delivery).where(or_(*_due(now, horizon)))
     for prefix in skip_prefixes:
         stmt = stmt.where(~Delivery.destination.startswith(prefix))
     stmt = stmt.order_by(Delivery.due_at, Delivery.id).limit(limit)
     return list(await session.scalars(stmt))
 
 
-def claim(session: Session, /, delivery: Delivery, now: datetime, lease_until: datetime) -> bool:
-    """Compare-and-set: True when this worker now owns the delivery."""
-    expired = delivery.state == "sending"
-    cond = (
-        and_(Delivery.state == "sending", Delivery.lease_until < now)
-        if expired
-        else and_(Delivery.state == "pending", Delivery.due_at <= now)
-    )
+def claim(
+    session: Session,
+    /,
+    delivery: Delivery,
+    now: datetime,
+    lease_until: datetime,
+    reserve_usd: float | None = None,
+    horizon: Horizon | None = None,
+) -> bool:
+    """Compare-and-set: True when this worker now owns the delivery. With ``reserve_usd`` (X)
+    the claim also reserves the post against the daily cap and monthly budget: ``sent_at`` and
+    ``cost_usd`` are set now and cleared again if the send does not happen."""
+    pending, expired = _due(now, horizon)
+    cond = expired if delivery.state == "sending" else pending
     values: dict[str, object] = {
         "state": "sending",
         "attempts": Delivery.attempts + 1,
         "lease_until": lease_until,
         "updated_at": now,
     }
+    if reserve_usd is not None:
+        values.update(sent_at=now, cost_usd=reserve_usd)
     result = session.execute(
         update(Delivery)
         .where(Delivery.id == delivery.id, cond)
@@ -213,20 +276,38 @@ async def settle_posts(session: AsyncSession, now: datetime) -> list[int]:
     return settled
 
 
-async def x_usage(
-    session: AsyncSession, day_start: datetime, month_start: datetime
-) -> tuple[int, float]:
-    """(posts sent to X since ``day_start``, dollars spent on X since ``month_start``)."""
+def _x_usage_stmt(  # type: ignore[no-untyped-def]
+    day_start: datetime, month_start: datetime, until: datetime
+):
     since = min(day_start, month_start)
     today = func.sum(case((Delivery.sent_at >= day_start, 1), else_=0))
     month = func.sum(case((Delivery.sent_at >= month_start, Delivery.cost_usd), else_=0.0))
-    row = (
-        await session.execute(
-            select(func.coalesce(today, 0), func.coalesce(month, 0.0)).where(
-                Delivery.destination == "x", Delivery.state == "sent", Delivery.sent_at >= since
-            )
-        )
-    ).one()
+    return select(func.coalesce(today, 0), func.coalesce(month, 0.0)).where(
+        Delivery.destination == "x",
+        Delivery.state.in_(X_RESERVED),
+        Delivery.sent_at >= since,
+        Delivery.sent_at < until,
+    )
+
+
+# X posts that count against the cap and budget: sent, and claimed (being sent, or whose
+# outcome is unknown after a crash: they may have been posted)
+X_RESERVED = ("sent", "sending")
+
+
+async def x_usage(
+    session: AsyncSession, day_start: datetime, month_start: datetime, until: datetime
+) -> tuple[int, float]:
+    """(X posts sent or reserved since ``day_start``, dollars since ``month_start``), both
+    before ``until``."""
+    row = (await session.execute(_x_usage_stmt(day_start, month_start, until))).one()
+    return int(row[0]), float(row[1] or 0.0)
+
+
+def x_usage_sync(
+    session: Session, day_start: datetime, month_start: datetime, until: datetime
+) -> tuple[int, float]:
+    row = session.execute(_x_usage_stmt(day_start, month_start, until)).one()
     return int(row[0]), float(row[1] or 0.0)
 
 
@@ -246,6 +327,17 @@ async def issue_keys(session: AsyncSession, issue_ids: set[int]) -> dict[int, st
     return {issue_id: key for issue_id, key in rows}
 
 
+async def release_waits(session: AsyncSession, now: datetime) -> int:
+    """Pending deliveries waiting for a later moment (back-off, rate limit) become due now."""
+    result = await session.execute(
+        update(Delivery)
+        .where(Delivery.state == "pending", Delivery.due_at > now)
+        .values(due_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 def postpone_stmt(delivery_id: int, due_at: datetime, now: datetime) -> Update:
     return (
         update(Delivery)
@@ -262,7 +354,7 @@ def force_delivery_state(
     session.execute(
         update(Delivery)
         .where(Delivery.id == delivery_id, Delivery.state != "sent")
-        .values(updated_at=now, lease_until=None, **values)
+        .values(updated_at=now, lease_until=None, sent_at=None, cost_usd=None, **values)
         .execution_options(synchronize_session=False)
     )
 
@@ -272,7 +364,99 @@ async def retry_unsent(session: AsyncSession, post_id: int, now: datetime) -> in
     result = await session.execute(
         update(Delivery)
         .where(Delivery.post_id == post_id, Delivery.state.in_(("parked", "dead", "failed")))
-        .values(state="pending", due_at=now, attempts=0, lease_until=None, updated_at=now)
+        .values(
+            state="pending",
+            due_at=now,
+            attempts=0,
+            lease_until=None,
+            sent_at=None,
+            cost_usd=None,
+            updated_at=now,
+        )
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+# --- reading: queue pages, status, history ------------------------------------------------
+
+PROBLEM_DELIVERY = ("parked", "failed", "dead")
+
+
+async def open_posts_page(session: AsyncSession, limit: int | None) -> list[Post]:
+    """The first ``limit`` open posts (all when None), in :func:`open_posts` order."""
+    stmt = (
+        select(Post)
+        .where(Post.state.in_(OPEN_POST))
+        .options(selectinload(Post.deliveries), selectinload(Post.paper))
+        .order_by(Post.slot.is_(None), Post.slot, Post.rank, Post.id)
+    )
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list(await session.scalars(stmt))
+
+
+async def count_open_posts(session: AsyncSession) -> int:
+    stmt = select(func.count()).select_from(Post).where(Post.state.in_(OPEN_POST))
+    return int(await session.scalar(stmt) or 0)
+
+
+async def count_sent_posts(session: AsyncSession) -> int:
+    """Posts delivered to at least one destination."""
+    stmt = select(func.count(func.distinct(Delivery.post_id))).where(Delivery.state == "sent")
+    return int(await session.scalar(stmt) or 0)
+
+
+async def next_queued(session: AsyncSession, kind: str) -> Post | None:
+    """The queued post of ``kind`` with the soonest slot."""
+    return await session.scalar(
+        select(Post)
+        .where(Post.state == "queued", Post.kind == kind, Post.slot.is_not(None))
+        .options(selectinload(Post.paper))
+        .order_by(Post.slot, Post.rank, Post.id)
+        .limit(1)
+    )
+
+
+async def waiting_deliveries(session: AsyncSession) -> dict[str, tuple[int, datetime | None]]:
+    """Per destination: (released deliveries not yet final, the soonest time one is due)."""
+    rows = await session.execute(
+        select(Delivery.destination, func.count(), func.min(Delivery.due_at))
+        .where(Delivery.state.in_(("pending", "sending")))
+        .group_by(Delivery.destination)
+    )
+    return {dest: (int(n), due) for dest, n, due in rows}
+
+
+async def problem_deliveries(session: AsyncSession, limit: int) -> tuple[list[Delivery], int]:
+    """Parked, failed and dead deliveries, most recent first (at most ``limit``), and their
+    number in all."""
+    where = Delivery.state.in_(PROBLEM_DELIVERY)
+    total = int(await session.scalar(select(func.count()).select_from(Delivery).where(where)) or 0)
+    rows = await session.scalars(
+        select(Delivery)
+        .where(where)
+        .order_by(Delivery.updated_at.desc(), Delivery.id.desc())
+        .limit(limit)
+    )
+    return list(rows), total
+
+
+async def sent_posts(session: AsyncSession, limit: int) -> list[tuple[Post, datetime]]:
+    """Posts delivered to at least one destination, with the time of their latest delivery,
+    newest first; their deliveries and paper are loaded."""
+    last_sent = func.max(Delivery.sent_at).label("last_sent")
+    sent = (
+        select(Delivery.post_id, last_sent)
+        .where(Delivery.state == "sent")
+        .group_by(Delivery.post_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(Post, sent.c.last_sent)
+        .join(sent, sent.c.post_id == Post.id)
+        .options(selectinload(Post.deliveries), selectinload(Post.paper))
+        .order_by(sent.c.last_sent.desc(), Post.id.desc())
+        .limit(limit)
+    )
+    return [(post, when) for post, when in rows]

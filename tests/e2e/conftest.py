@@ -94,6 +94,8 @@ def make_states(
         wall_clock=epoch,
         limits_enabled=limits,
         faults=telegram_faults or FaultInjector(),
+        chats={CHANNEL},  # the bot is in the channel; other chats are "chat not found"
+        valid_tokens={TELEGRAM_TOKEN},
     )
     x = XState(
         limits_enabled=limits,
@@ -191,7 +193,7 @@ def lift_ptb_limiter(monkeypatch: pytest.MonkeyPatch) -> None:
     AIORateLimiter sleeps on the event loop's clock (20 messages a minute per channel), which
     simulated time cannot advance; the fake server and our ChatPacer still enforce the
     Telegram limits on the simulated clock."""
-    monkeypatch.setattr("bot.app.AIORateLimiter", unlimited_ptb_limiter)
+    monkeypatch.setattr("bot.publish.telegram.AIORateLimiter", unlimited_ptb_limiter)
 
 
 # --- subprocesses --------------------------------------------------------------------------

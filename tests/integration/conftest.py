@@ -19,9 +19,14 @@ def fake_clock() -> FakeClock:
     return FakeClock()
 
 
+#: the chats the fake Telegram knows: a channel, a supergroup, and users 1..49 who sent /start
+KNOWN_CHATS: set[int | str] = {"@digest_channel", -1001234567890}
+STARTED_USERS = set(range(1, 50))
+
+
 @pytest.fixture
 def telegram_state(fake_clock: FakeClock) -> TelegramState:
-    return TelegramState(clock=fake_clock)
+    return TelegramState(clock=fake_clock, chats=set(KNOWN_CHATS), users=set(STARTED_USERS))
 
 
 @pytest.fixture

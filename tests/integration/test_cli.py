@@ -130,9 +130,10 @@ def test_search_json_and_filters(cli: object) -> None:
     chinese = run_json(cli, "search", "注意")  # two CJK characters
     assert chinese["results"]
     picks = run_json(cli, "search", "注意", "--picks")
+    assert picks["results"]  # non-empty, so the next line proves something
     assert all(r["pick"] for r in picks["results"])  # type: ignore[index, union-attr]
     papers = run_json(cli, "search", "transformer", "--section", "papers", "--limit", "2")
-    assert len(papers["results"]) <= 2  # type: ignore[arg-type]
+    assert 1 <= len(papers["results"]) <= 2  # type: ignore[arg-type]
     assert all(r["section"] == "papers" for r in papers["results"])  # type: ignore[index, union-attr]
 
 
@@ -199,7 +200,7 @@ def test_import_missing_and_binary_files(cli: object, tmp_path: Path) -> None:
 def test_seeds_import_when_present(cli: object, tmp_path: Path) -> None:
     seeds = FIXTURES.parents[2] / "shared" / "seeds"
     if not seeds.is_dir():
-        pytest.skip("../shared/seeds is absent")
+        pytest.skip(f"needs ../shared/seeds beside the checkout ({seeds})")
     copy = tmp_path / "seeds"
     shutil.copytree(seeds, copy)
     data = run_json(cli, "import", str(copy))

@@ -103,6 +103,7 @@ async def test_missed_slots_do_not_flood(rig: Rig) -> None:
     assert report.released == [ids[0]]
     view = await rig.app.queue.view()
     upcoming = [p for p in view.posts if p.state == "queued" and p.kind == "paper"]
+    assert [p.id for p in upcoming] == ids[1:]
     assert all(p.slot is not None and p.slot > rig.clock.now for p in upcoming)
 
 
@@ -220,8 +221,14 @@ async def test_daily_cap_holds_x_posts_until_tomorrow_and_alerts_once(
     assert len(rig.x.posts()) == 2  # Monday's one, then Tuesday's first
     waiting = [d for d in await rig.deliveries() if d.destination == "x" and d.state == "pending"]
     assert len(waiting) == 1
-    assert waiting[0].due_at == datetime(2026, 3, 3, 15, 0, tzinfo=UTC)  # Wed 00:00 Tokyo
+    # nothing is postponed in the database (a raised cap applies at the next tick) ...
+    clock.set(datetime(2026, 3, 3, 14, 59, tzinfo=UTC))  # Tue 23:59 Tokyo: still capped
+    report = await rig.dispatcher.tick()
+    assert len(rig.x.posts()) == 2 and any("daily cap" in w for w in report.waiting)
     assert sum("daily cap" in a for a in rig.notifier.alerts) == 1
+    clock.set(datetime(2026, 3, 3, 15, 0, 30, tzinfo=UTC))  # Wed 00:00 Tokyo: a new day
+    await rig.dispatcher.tick()
+    assert len(rig.x.posts()) == 3
 
 
 async def test_monthly_budget_holds_posts_and_alerts(

@@ -344,7 +344,7 @@ def test_random_faults_are_reproducible_from_the_seed() -> None:
 async def test_builtin_spec_fallback(tmp_path: Any) -> None:
     spec = load_spec(tmp_path / "absent.json")
     assert spec.builtin and spec.method("sendmessage") is not None
-    state = TelegramState(spec_path=tmp_path / "absent.json")
+    state = TelegramState(spec_path=tmp_path / "absent.json", users={1})
     async with running(make_telegram_app(state)) as base:
         bot = telegram.Bot(TELEGRAM_TOKEN, base_url=f"{base}/bot")
         await bot.initialize()
@@ -358,7 +358,7 @@ async def test_builtin_spec_fallback(tmp_path: Any) -> None:
 def test_shared_spec_is_used_when_present() -> None:
     spec = load_spec()
     if spec.builtin:
-        pytest.skip("shared/specs/telegram-bot-api.json not present")
+        pytest.skip("needs ../shared/specs/telegram-bot-api.json beside the checkout")
     assert len(spec.methods) > 100 and spec.method("sendMessage") is not None
 
 
@@ -373,27 +373,53 @@ def test_html_parser_offsets_and_entities() -> None:
 
 @pytest.mark.slow
 def test_module_main_prints_base_url_and_serves() -> None:
+    command = [sys.executable, "-m", "bot.sandbox", "telegram", "--port", "0"]
+    options = ["--token", TELEGRAM_TOKEN, "--channel", "@cli_channel", "--user", "5"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.sandbox", "telegram", "--port", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
+        [*command, *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
         assert proc.stdout is not None
         base = proc.stdout.readline().strip()
         assert base.startswith("http://127.0.0.1:")
-        reply = httpx.post(f"{base}/bot{TELEGRAM_TOKEN}/getMe", timeout=5)
+        api = f"{base}/bot{TELEGRAM_TOKEN}"
+        reply = httpx.post(f"{api}/getMe", timeout=5)
         assert reply.status_code == 200 and reply.json()["result"]["is_bot"] is True
-        reply = httpx.post(f"{base}/bot{TELEGRAM_TOKEN}/sendMessage", data={"chat_id": "1"})
+        reply = httpx.post(f"{api}/sendMessage", data={"chat_id": "5"})
         assert reply.json() == {
             "ok": False,
             "error_code": 400,
             "description": "Bad Request: message text is empty",
         }
+        other = "111:AAHanotherWellFormedTokenButNotOurs_01"
+        assert httpx.post(f"{base}/bot{other}/getMe").status_code == 401
+        sends = [("@cli_channel", 200), ("@other_channel", 400), ("5", 200), ("6", 403)]
+        for chat, status in sends:
+            reply = httpx.post(f"{api}/sendMessage", data={"chat_id": chat, "text": "hi"})
+            assert reply.status_code == status, (chat, reply.text)
+        inbox = httpx.get(f"{base}/_inbox.json").json()
+        assert [(c["label"], len(c["messages"])) for c in inbox["chats"]] == [
+            ("@cli_channel (channel)", 1),
+            ("private chat 5", 1),
+        ]
+        assert "@cli_channel (channel): 1 message(s)" in httpx.get(f"{base}/_inbox").text
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        _, err = proc.communicate(timeout=10)
     assert proc.returncode == 0
+    assert f"{base}/_inbox" in err
+
+
+def test_module_main_refuses_partial_x_credentials() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot.sandbox", "x", "--consumer-key", "k"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "give all four X credentials or none" in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 async def test_concurrent_sends_get_distinct_ids(
@@ -403,3 +429,54 @@ async def test_concurrent_sends_get_distinct_ids(
     messages = await asyncio.gather(*(telegram_bot.send_message(7, f"m{i}") for i in range(10)))
     assert sorted(m.message_id for m in messages) == list(range(1, 11))
     assert len({m.text for m in telegram_state.sent}) == 10
+
+
+async def test_inbox_shows_channel_messages_as_html_and_json(
+    telegram_base_url: str, telegram_bot: telegram.Bot, telegram_state: TelegramState
+) -> None:
+    telegram_state.limits_enabled = False
+    keyboard = telegram.InlineKeyboardMarkup(
+        [
+            [
+                telegram.InlineKeyboardButton("Paper <1>", url="https://arxiv.org/abs/1?a=1&b=2"),
+                telegram.InlineKeyboardButton("👍", callback_data="vote:1"),
+            ]
+        ]
+    )
+    hostile = '<script>alert("x")</script> & 😀'
+    text = f'<b>Bold</b> {html.escape(hostile)} <a href="https://arxiv.org/abs/1">paper</a>'
+    await telegram_bot.send_message(CHANNEL, text, parse_mode="HTML", reply_markup=keyboard)
+    await telegram_bot.send_message(42, "a private reply")
+    gone = await telegram_bot.send_message(CHANNEL, "deleted later")
+    await telegram_bot.delete_message(CHANNEL, gone.message_id)
+    async with httpx.AsyncClient(base_url=telegram_base_url) as client:
+        data = (await client.get("/_inbox.json")).json()
+        page = await client.get("/_inbox")
+    channel, private = data["chats"]
+    assert (channel["label"], private["label"]) == ("@digest_channel (channel)", "private chat 42")
+    [message] = channel["messages"]
+    assert message["text"] == f"Bold {hostile} paper"
+    assert message["html"] == (
+        '<b>Bold</b> &lt;script&gt;alert("x")&lt;/script&gt; &amp; 😀 '
+        '<a href="https://arxiv.org/abs/1" rel="nofollow noopener">paper</a>'
+    )
+    assert message["buttons"] == [
+        [
+            {"text": "Paper <1>", "url": "https://arxiv.org/abs/1?a=1&b=2"},
+            {"text": "👍", "callback_data": "vote:1"},
+        ]
+    ]
+    assert [m["text"] for m in private["messages"]] == ["a private reply"]
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    body = page.text
+    assert "<script>" not in body and "&lt;script&gt;" in body
+    assert '<a class="button" href="https://arxiv.org/abs/1?a=1&amp;b=2"' in body
+    assert "Paper &lt;1&gt;</a>" in body and 'title="callback: vote:1"' in body
+    assert "@digest_channel (channel): 1 message(s)" in body
+    assert "deleted later" not in body
+
+
+async def test_inbox_is_empty_before_anything_is_posted(telegram_base_url: str) -> None:
+    async with httpx.AsyncClient(base_url=telegram_base_url) as client:
+        assert (await client.get("/_inbox.json")).json()["chats"] == []
+        assert "Nothing posted yet." in (await client.get("/_inbox")).text

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 
+import httpx
 import pytest
 import requests
 import tweepy
@@ -200,3 +203,51 @@ async def test_async_runner_with_tweepy_in_a_thread(fake_clock: FakeClock) -> No
         client = routed(base)
         response = await asyncio.to_thread(client.create_tweet, text="from a thread")
     assert state.posts[0].id == response.data["id"]
+
+
+def test_inbox_shows_the_tweets_as_html_and_json(
+    x_client: tweepy.Client, x_base_url: str, x_state: XState
+) -> None:
+    first = x_client.create_tweet(
+        text='Diffusion <b>"fast"</b> & small: https://arxiv.org/abs/2010.02502'
+    )
+    second = x_client.create_tweet(text="line one\nline two", in_reply_to_tweet_id=first.data["id"])
+    removed = x_client.create_tweet(text="removed")
+    x_client.delete_tweet(removed.data["id"])
+    data = httpx.get(f"{x_base_url}/_inbox.json").json()
+    assert data["user"]["username"] == x_state.user["username"]
+    assert [t["id"] for t in data["tweets"]] == [first.data["id"], second.data["id"]]
+    assert data["tweets"][1]["in_reply_to"] == first.data["id"]
+    assert data["tweets"][0]["html"] == (
+        'Diffusion &lt;b&gt;"fast"&lt;/b&gt; &amp; small: '
+        '<a href="https://arxiv.org/abs/2010.02502" rel="nofollow noopener">'
+        "arxiv.org/abs/2010.02502</a>"
+    )
+    page = httpx.get(f"{x_base_url}/_inbox")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert '<b>"fast"' not in page.text and "&lt;b&gt;" in page.text
+    assert page.text.index("line one") < page.text.index("Diffusion")  # newest first
+    assert "removed" not in page.text and "2 post(s)" in page.text
+
+
+@pytest.mark.slow
+def test_module_main_x_with_credentials_and_inbox() -> None:
+    options = [f"--{key.replace('_', '-')}={value}" for key, value in X_KEYS.items()]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.sandbox", "x", "--port", "0", *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        base = proc.stdout.readline().strip()
+        assert routed(base).create_tweet(text="from the CLI sandbox").data["id"]
+        with pytest.raises(tweepy.errors.Unauthorized):
+            routed(base, access_token_secret="wrong").create_tweet(text="refused")
+        tweets = httpx.get(f"{base}/_inbox.json").json()["tweets"]
+        assert [t["text"] for t in tweets] == ["from the CLI sandbox"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert proc.returncode == 0

@@ -46,7 +46,7 @@ async def _prepare(db_url: str) -> None:
 
 def test_run_publishes_due_post_and_stops_on_sigterm(db_url: str, tmp_path: Path) -> None:
     asyncio.run(_prepare(db_url))
-    tg, xs = TelegramState(), XState(**X_KEYS)
+    tg, xs = TelegramState(chats={"@worker_test"}), XState(**X_KEYS)
     with ServerThread(make_telegram_app(tg)) as tg_url, ServerThread(make_x_app(xs)) as x_url:
         env = {
             **os.environ,

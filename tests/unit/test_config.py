@@ -9,7 +9,7 @@ from bot.config import ConfigError, load_settings
 
 def test_defaults_come_from_packaged_toml() -> None:
     settings = load_settings()
-    assert settings.database_url == "sqlite:///digestbot.db"
+    assert settings.database_url.endswith("/data/digestbot/digestbot.db")  # XDG_DATA_HOME
     assert settings.schedule.slots == ["09:00", "13:00", "19:00"]
     assert settings.telegram.token is None
 

@@ -24,6 +24,17 @@ def test_log_records_never_carry_the_token(caplog: pytest.LogCaptureFixture) -> 
 
 
 def test_http_loggers_are_kept_at_warning() -> None:
+    # tests/conftest.py's autouse _restore_logging puts the root handlers and levels back
     setup_logging("DEBUG")
     assert logging.getLogger("httpx").level == logging.WARNING
     assert logging.getLogger("httpcore").level == logging.WARNING
+    [console] = logging.getLogger().handlers
+    assert any(isinstance(f, RedactingFilter) for f in console.filters)
+
+
+def test_logging_is_restored_after_a_test_that_set_it_up() -> None:
+    # runs after the test above: pytest's capture handlers are back, the console one is gone
+    assert not any(
+        isinstance(f, RedactingFilter) for h in logging.getLogger().handlers for f in h.filters
+    )
+    assert logging.getLogger("httpx").level == logging.NOTSET

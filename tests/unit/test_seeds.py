@@ -18,10 +18,10 @@ SEEDS = Path(__file__).resolve().parents[2].parent / "shared" / "seeds"
 
 def _seed(prefix: str) -> Path:
     if not SEEDS.is_dir():
-        pytest.skip(f"seed directory {SEEDS} not present")
+        pytest.skip(f"needs ../shared/seeds beside the checkout ({SEEDS})")
     found = sorted(SEEDS.glob(f"{prefix}_*.txt"))
     if not found:
-        pytest.skip(f"seed {prefix} not present in {SEEDS}")
+        pytest.skip(f"needs the seed {prefix}_*.txt in ../shared/seeds ({SEEDS})")
     return found[0]
 
 

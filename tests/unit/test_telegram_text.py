@@ -280,12 +280,12 @@ def test_drip_message_empty_raises() -> None:
 
 def test_megabyte_comment_is_fast_and_valid() -> None:
     comment = ("<b>& " * 50_000 + "中文😀\u202e " * 50_000)[:1_000_000]
-    started = time.monotonic()
+    started = time.process_time()  # this process's CPU only: immune to a loaded machine
     message = compose_drip_message(
         comment, title=TITLE, url=ARXIV_URL, paper=None, digest_url=DIGEST_URL,
         buttons=True, preview=True,
     )  # fmt: skip
-    assert time.monotonic() - started < 2
+    assert time.process_time() - started < 20  # generous: quadratic work would take hours
     shown = assert_valid_message(message)
     assert shown.startswith("<b>& <b>& ")
 

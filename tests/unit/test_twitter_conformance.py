@@ -61,7 +61,8 @@ def _params() -> list[Any]:
 
 
 PARAMS = _params()
-requires_spec = pytest.mark.skipif(not SPEC.exists(), reason=f"{SPEC} not present")
+NEEDS_SPEC = f"needs ../shared/specs/twitter-text-validate.yml beside the checkout ({SPEC})"
+requires_spec = pytest.mark.skipif(not SPEC.exists(), reason=NEEDS_SPEC)
 
 
 @requires_spec
@@ -74,7 +75,7 @@ def test_spec_has_weighted_sections() -> None:
 @pytest.mark.parametrize("case", PARAMS or [pytest.param(None, id="no-spec")])
 def test_weighted_length_and_validity(case: dict[str, Any] | None) -> None:
     if case is None:
-        pytest.skip("spec file absent")
+        pytest.skip(NEEDS_SPEC)
     expected = case["expected"]
     assert weighted_length(case["text"]) == expected["weightedLength"]
     assert is_valid_tweet(case["text"]) is expected["valid"]
@@ -88,7 +89,7 @@ def test_weighted_length_and_validity(case: dict[str, Any] | None) -> None:
 )
 def test_v2_section_matches_library_v2_config(case: dict[str, Any] | None) -> None:
     if case is None:
-        pytest.skip("spec file absent")
+        pytest.skip(NEEDS_SPEC)
     options = {"emoji_parsing_enabled": False, **config["version2"]}
     result = parse_tweet(case["text"], options).asdict()
     for key, value in case["expected"].items():

@@ -182,7 +182,7 @@ def test_drip_arxiv_id_mode_without_arxiv_paper() -> None:
         paper="https://openai.com/b",
         link="arxiv_id",
     )
-    assert tweet == COMMENT
+    assert tweet == f"{COMMENT} (openai)"  # twitter.link_fallback = "title" (the default)
 
 
 def test_drip_none_mode() -> None:
@@ -254,7 +254,8 @@ def test_digest_tweet_exact() -> None:
     tweet = compose_digest_tweet(
         "ML Digest 2020-W39", ["GPT-3 explained", " ", "A new optimizer"], ISSUE_URL
     )
-    assert tweet == f"ML Digest 2020-W39\n\n• GPT-3 explained\n• A new optimizer\n\n{ISSUE_URL}"
+    picks = "Editor's picks\n• GPT-3 explained\n• A new optimizer"
+    assert tweet == f"ML Digest 2020-W39\n\n{picks}\n\n{ISSUE_URL}"
 
 
 def test_digest_tweet_without_picks() -> None:
@@ -266,13 +267,13 @@ def test_digest_tweet_drops_and_truncates_picks() -> None:
     tweet = compose_digest_tweet("ML Digest 2020-W39", picks, ISSUE_URL)
     assert weighted_length(tweet) <= 280
     assert tweet.endswith(f"\n\n{ISSUE_URL}")
-    assert tweet.startswith("ML Digest 2020-W39\n\n• Pick number 0 ")
+    assert tweet.startswith("ML Digest 2020-W39\n\nEditor's picks\n• Pick number 0 ")
     assert 1 < tweet.count("\n• ") < 20
 
 
 @pytest.mark.parametrize("url", ["", "not a url", "javascript:alert(1)"])
 def test_digest_tweet_leaves_out_unusable_url(url: str) -> None:
-    assert compose_digest_tweet("T", ["p"], url) == "T\n\n• p"
+    assert compose_digest_tweet("T", ["p"], url) == "T\n\nEditor's picks\n• p"
 
 
 def test_drip_link_text() -> None:
@@ -370,7 +371,10 @@ def test_digest_tweet_properties() -> None:
 
 
 def test_megabyte_comment_is_fast() -> None:
-    started = time.monotonic()
+    # CPU time of this process only (other load on the machine does not count); the bound is
+    # generous: linear work takes well under a second, a quadratic scan of 1 MB takes hours
+    started = time.process_time()
     for text in HOSTILE[-8:]:
-        compose_drip_tweet(text, title=None, url=ARXIV_URL, paper=PAPER, link="url")
-    assert time.monotonic() - started < 20
+        tweet = compose_drip_tweet(text, title=None, url=ARXIV_URL, paper=PAPER, link="url")
+        assert weighted_length(tweet) <= 280
+    assert time.process_time() - started < 30

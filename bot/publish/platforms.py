@@ -1,0 +1,214 @@
+"""The platforms a post can go to, and their connections.
+
+Built once by the composition root. ``destinations`` are the *configured* ones (credentials
+present) and never change while the process runs, so the ledger always records a delivery per
+configured destination. ``connect()`` opens every configured platform that is not open yet;
+one that cannot start (token rejected, API unreachable, channel not found, bot not an admin) is
+reported in one line naming the setting to fix, tried again later with backoff, and its
+deliveries wait (they are neither lost nor failed) while the other platform goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.domain.retry import backoff_seconds
+from bot.errors import PlatformError
+from bot.publish.base import CHANNEL, Publisher
+from bot.publish.notify import LogNotifier, Notifier
+
+if TYPE_CHECKING:
+    from telegram.ext import Application, BaseRateLimiter
+
+logger = logging.getLogger(__name__)
+RETRY_BASE_SECONDS = 15.0
+RETRY_CAP_SECONDS = 600.0
+CHECK_TIMEOUT_SECONDS = 10.0
+
+
+@dataclass(slots=True)
+class Link:
+    """One platform's connection state."""
+
+    name: str
+    problem: str | None = None
+    failures: int = 0
+    next_try: datetime | None = None
+    alerted: bool = False
+
+
+class Platforms:
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock,
+        *,
+        dry_run: bool = False,
+        telegram_rate_limiter: Callable[[], BaseRateLimiter[Any]] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._clock = clock
+        self.dry_run = dry_run
+        self._rate_limiter = telegram_rate_limiter
+        self._rng = random.Random()
+        self.publishers: dict[str, Publisher] = {}
+        self.telegram: Application | None = None  # type: ignore[type-arg]
+        self.notifier = _PlatformNotifier(self, settings.telegram.maintainer_ids)
+        tg = settings.telegram
+        self.destinations: list[str] = []
+        if dry_run or settings.twitter.credentials_complete():
+            self.destinations.append("x")
+        if dry_run or (tg.token is not None and tg.channel_id):
+            self.destinations.append(CHANNEL)
+        self._links: dict[str, Link] = {}
+        if "x" in self.destinations:
+            self._links["x"] = Link("x")
+        if tg.token is not None or dry_run:
+            self._links["telegram"] = Link("telegram")
+
+    def rehearse(self) -> None:
+        """Switch to console publishers (a dry run) before anything is connected."""
+        if self.publishers or self.telegram is not None:
+            raise RuntimeError("a dry run must be chosen before connecting")
+        self.dry_run = True
+        self.destinations[:] = ["x", CHANNEL]
+        self._links = {"x": Link("x"), "telegram": Link("telegram")}
+
+    # --- state ---------------------------------------------------------------------------
+
+    def disabled_notes(self) -> list[str]:
+        """One line per platform that is off for lack of settings."""
+        if self.dry_run:
+            return []
+        notes = []
+        if not self._settings.twitter.credentials_complete():
+            notes.append(
+                "X disabled: set DIGESTBOT_TWITTER__CONSUMER_KEY, __CONSUMER_SECRET, "
+                "__ACCESS_TOKEN and __ACCESS_TOKEN_SECRET to post there"
+            )
+        tg = self._settings.telegram
+        if tg.token is None:
+            notes.append("Telegram disabled: set DIGESTBOT_TELEGRAM__TOKEN to post there")
+        elif not tg.channel_id:
+            notes.append("Telegram channel disabled: set DIGESTBOT_TELEGRAM__CHANNEL_ID")
+        return notes
+
+    def problems(self) -> dict[str, str]:
+        """Platform -> why it is not connected (only the configured ones that failed)."""
+        return {n: link.problem for n, link in self._links.items() if link.problem}
+
+    def waiting_reason(self, platform: str) -> str | None:
+        """Why deliveries to a configured platform wait, or None when it can be used."""
+        if platform in self.publishers:
+            return None
+        link = self._links.get(platform)
+        if link is None:
+            return None
+        return link.problem or f"{platform} is not connected yet"
+
+    # --- connecting ----------------------------------------------------------------------
+
+    async def connect(self) -> list[str]:
+        """Open every configured platform that is down and due for a try; returns the one-line
+        problems of this attempt (empty when everything configured is connected)."""
+        now = self._clock()
+        problems: list[str] = []
+        for name, link in self._links.items():
+            if self._connected(name) or (link.next_try is not None and now < link.next_try):
+                continue
+            try:
+                await self._open(name)
+            except PlatformError as exc:
+                problems.append(await self._failed(link, str(exc), now))
+            else:
+                if link.problem is not None:
+                    logger.warning("%s connected again", name)
+                    await self.notifier.alert(f"{name} is connected again")
+                link.problem, link.failures, link.next_try, link.alerted = None, 0, None, False
+        return problems
+
+    def _connected(self, name: str) -> bool:
+        if name == "telegram":
+            if self.dry_run:
+                return "telegram" in self.publishers
+            wants_channel = CHANNEL in self.destinations
+            has_channel = "telegram" in self.publishers
+            return self.telegram is not None and (has_channel or not wants_channel)
+        return name in self.publishers
+
+    async def _failed(self, link: Link, problem: str, now: datetime) -> str:
+        link.failures += 1
+        delay = backoff_seconds(
+            link.failures, base=RETRY_BASE_SECONDS, cap=RETRY_CAP_SECONDS, rng=self._rng
+        )
+        link.problem, link.next_try = problem, now + timedelta(seconds=delay)
+        logger.warning("%s (trying again in %.0f s)", problem, delay)
+        if not link.alerted:
+            link.alerted = True
+            await self.notifier.alert(problem)
+        return problem
+
+    async def _open(self, name: str) -> None:
+        if self.dry_run:
+            from bot.publish.console import ConsolePublisher
+
+            self.publishers[name] = ConsolePublisher(name)
+            if name == "telegram":
+                self.telegram = None
+            return
+        if name == "x":
+            from bot.publish.x import XPublisher, make_client
+
+            self.publishers["x"] = XPublisher(make_client(self._settings.twitter), self._clock)
+            return
+        await self._open_telegram()
+
+    async def _open_telegram(self) -> None:
+        from bot.publish.telegram import TelegramPublisher, check_channel, start_application
+
+        tg = self._settings.telegram
+        if self.telegram is None:
+            self.telegram = await start_application(self._settings, self._rate_limiter)
+        if tg.channel_id and "telegram" not in self.publishers:
+            await check_channel(self.telegram.bot, tg.channel_id)
+            self.publishers["telegram"] = TelegramPublisher(
+                self.telegram.bot, tg.channel_id, self._clock, self._settings.telegram
+            )
+
+    async def aclose(self) -> None:
+        for publisher in self.publishers.values():
+            await publisher.close()
+        self.publishers.clear()
+        if self.telegram is not None:
+            await self.telegram.shutdown()
+            self.telegram = None
+
+
+class _PlatformNotifier(LogNotifier):
+    """Every alert is logged; while Telegram is connected it also goes to each maintainer."""
+
+    def __init__(self, platforms: Platforms, maintainers: list[int]) -> None:
+        super().__init__()
+        self._platforms = platforms
+        self._maintainers = list(maintainers)
+
+    async def alert(self, text: str) -> None:
+        await super().alert(text)
+        app = self._platforms.telegram
+        if app is None:
+            return
+        for chat_id in self._maintainers:
+            try:
+                await app.bot.send_message(chat_id, f"digestbot: {text}"[:4000])
+            except Exception as exc:  # an alert must never break dispatching
+                logger.warning("could not alert maintainer %s: %s", chat_id, type(exc).__name__)
+
+
+__all__ = ["Link", "Notifier", "Platforms"]
