@@ -29,7 +29,9 @@ _PLACEHOLDERS = {"changeme", "change-me", "secret", "token", "xxx", "your-token-
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ENV_PREFIX = "DIGESTBOT_"
 # DIGESTBOT_ names read outside the settings model (config file, test database, sandbox spec)
-OTHER_ENV_NAMES = frozenset({"DIGESTBOT_CONFIG", "DIGESTBOT_TEST_PG", "DIGESTBOT_TELEGRAM_SPEC"})
+OTHER_ENV_NAMES = frozenset(
+    {"DIGESTBOT_CONFIG", "DIGESTBOT_TEST_PG", "DIGESTBOT_TELEGRAM_SPEC", "DIGESTBOT_LOG_FILE"}
+)
 _URL_PASSWORD = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@]*:)[^@/]+@")
 
 
@@ -211,6 +213,9 @@ class DeliverySettings(_Section):
     telegram_unknown_outcome: Literal["resend", "park"] = "resend"
     max_unknown_resends: int = Field(default=2, ge=0)
     poll_seconds: float = Field(default=5.0, gt=0)
+    # a platform that cannot start (token rejected, API down) is tried again with back-off
+    reconnect_base_seconds: float = Field(default=15.0, gt=0)
+    reconnect_cap_seconds: float = Field(default=600.0, gt=0)
 
 
 class ImporterSettings(_Section):
@@ -270,6 +275,30 @@ class Settings(BaseSettings):
         if backend not in ("sqlite", "postgresql"):
             raise ValueError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
         return value
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret's value (tokens, keys, the database password): the logs
+        and every error message redact them by value."""
+        values = [
+            secret.get_secret_value()
+            for secret in (
+                self.telegram.token,
+                self.twitter.consumer_key,
+                self.twitter.consumer_secret,
+                self.twitter.access_token,
+                self.twitter.access_token_secret,
+            )
+            if secret is not None
+        ]
+        from sqlalchemy.engine import make_url
+
+        try:
+            password = make_url(self.database_url).password
+        except Exception:  # an unparsable URL has no password to hide
+            password = None
+        if password:
+            values.append(str(password))
+        return values
 
     def masked(self) -> dict[str, Any]:
         """The effective settings as plain data: secrets shown as ``**********``, URL

@@ -108,6 +108,7 @@ class RateLimitNotice(logging.Filter):
 
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+SHORT_FORMAT = "%(levelname)s: %(message)s"  # one-shot commands: no timestamps on the terminal
 
 
 def setup_logging(
@@ -116,13 +117,14 @@ def setup_logging(
     secrets: Iterable[str] = (),
     debug: bool = False,
     log_file: Path | None = None,
+    short: bool = False,
 ) -> None:
     """Console handler (one line per record unless ``debug``) and, with ``log_file``, a
     rotating file that keeps full (redacted) tracebacks. Replaces the root handlers."""
     register_secrets(secrets)
     handlers: list[logging.Handler] = []
     console = logging.StreamHandler()
-    console.setFormatter(RedactingFormatter(FORMAT, tracebacks=debug))
+    console.setFormatter(RedactingFormatter(SHORT_FORMAT if short else FORMAT, tracebacks=debug))
     console.addFilter(RedactingFilter())
     handlers.append(console)
     if log_file is not None:
@@ -147,6 +149,9 @@ def setup_logging(
     root.setLevel(logging.DEBUG if debug else level)
     for noisy in QUIET:
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # "skipped: maximum number of running instances reached": a wake-up during a long tick,
+    # which the worker folds into the tick in hand on purpose
+    logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
     limiter = logging.getLogger(RATE_LIMITER_LOGGER)
     if not any(isinstance(f, RateLimitNotice) for f in limiter.filters):
         limiter.addFilter(RateLimitNotice())

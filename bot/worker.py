@@ -57,8 +57,8 @@ async def run_worker(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        for problem in await connect_publishers(app, dry_run=dry_run):
-            logger.error("%s; the worker keeps running and tries again", problem)
+        if await connect_publishers(app, dry_run=dry_run):  # each problem is alerted once
+            logger.warning("the worker keeps running and tries again with back-off")
         dispatcher = app.dispatcher()
         waker = Waker(dispatcher, app.platforms)
         scheduler = make_scheduler(settings, waker)

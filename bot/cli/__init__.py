@@ -13,7 +13,10 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 # command -> (module whose ``register(sub)`` defines it, one line for ``digestbot --help``)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -105,7 +108,8 @@ def fill_help(parser: argparse.ArgumentParser) -> None:
     """Give every option a command left without help the shared wording (``DEFAULT_HELP``)."""
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
-            action.help = action.help or f"one of these ({parser.prog} {action.metavar} --help)"
+            verb = action.metavar or action.dest.upper()
+            action.help = action.help or f"one of these (`{parser.prog} {verb} --help`)"
             for child in action.choices.values():
                 fill_help(child)
         elif action.help is None:
@@ -143,6 +147,11 @@ def build_parser(*, complete: bool = False) -> argparse.ArgumentParser:
     parser.add_argument(
         "--config", metavar="PATH", help="TOML settings file (default: $DIGESTBOT_CONFIG)"
     )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="log at DEBUG and show tracebacks on the terminal (secrets stay redacted)",
+    )
     sub = parser.add_subparsers(
         dest="command",
         required=True,
@@ -166,7 +175,7 @@ def build_parser(*, complete: bool = False) -> argparse.ArgumentParser:
     return parser
 
 
-async def _show_config(args: argparse.Namespace, settings: Any) -> int:
+async def _show_config(args: argparse.Namespace, settings: Settings) -> int:
     from bot.cli.common import show_config
 
     return await show_config(args, settings)
@@ -180,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bot.cli import common
     from bot.config import env_warning, load_settings, unknown_env_names
     from bot.errors import DigestbotError
-    from bot.logs import setup_logging
+    from bot.logs import redact, setup_logging
 
     for name in unknown_env_names(os.environ):
         common.warn(env_warning(name))
@@ -189,21 +198,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DigestbotError as exc:
         common.err(str(exc))
         return exc.code
-    setup_logging(settings.log_level)
+    log_file = common.log_file()
+    setup_logging(
+        settings.log_level,
+        secrets=settings.secret_values(),
+        debug=args.debug,
+        log_file=log_file,
+        short=args.command != "run" and not args.debug,
+    )
     try:
         if getattr(args, "needs_db", True):
             common.require_schema(settings.database_url)
         result: int = asyncio.run(args.handler(args, settings))
         return result
     except DigestbotError as exc:
-        common.err(str(exc))
+        common.err(redact(str(exc)))
         return exc.code
     except KeyboardInterrupt:
         common.err("interrupted")
         return 130
-    except Exception:  # the last line of defence: log it, tell the user plainly
+    except Exception as exc:  # the last line of defence: log it, tell the user plainly
         logging.getLogger(__name__).exception("digestbot %s failed", args.command)
-        common.err(f"digestbot {args.command} failed unexpectedly; the log above has details")
+        where = "above" if args.debug else f"in {log_file}"
+        common.err(
+            redact(
+                f"digestbot {args.command} failed unexpectedly ({type(exc).__name__}); the "
+                f"details are {where} (run again with --debug to see them here)"
+            )
+        )
         return 1
 
 

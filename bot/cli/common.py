@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sqlite3
 import sys
 import tempfile
@@ -32,6 +33,17 @@ class UserError(DigestbotError):
 def err(message: str) -> None:
     _stderr.print("[bold red]error:[/] ", markup=True, end="")
     _stderr.print(message, markup=False, soft_wrap=True)
+
+
+def log_file() -> Path:
+    """Where the full log (tracebacks included, secrets redacted) goes: $DIGESTBOT_LOG_FILE,
+    else the per-user log folder (platformdirs)."""
+    configured = os.environ.get("DIGESTBOT_LOG_FILE")
+    if configured:
+        return Path(configured).expanduser()
+    from platformdirs import user_log_path
+
+    return user_log_path("digestbot") / "digestbot.log"
 
 
 def warn(message: str) -> None:

@@ -10,7 +10,9 @@ from zoneinfo import ZoneInfo
 from rich.text import Text
 
 from bot.app import connect_publishers
-from bot.cli.common import UserError, console, container, err, print_json, rehearsal
+from bot.cli.args import require_post_id
+from bot.cli.common import UserError, console, container, print_json, rehearsal
+from bot.cli.render import tick_json
 from bot.clock import FrozenClock, system_clock
 from bot.config import Settings
 from bot.domain.telegram_text import compose_drip_message
@@ -51,17 +53,6 @@ def parse_now(value: str | None, timezone: str = "UTC") -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(timezone))
 
 
-def tick_json(report: TickReport, problems: list[str]) -> dict[str, Any]:
-    return {
-        "released": report.released,
-        "sent": [{"post": p, "destination": d} for p, d in report.sent],
-        "retrying": [{"post": p, "destination": d, "reason": r} for p, d, r in report.retrying],
-        "failed": [{"post": p, "destination": d, "reason": r} for p, d, r in report.failed],
-        "waiting": report.waiting,
-        "problems": problems + report.problems,
-    }
-
-
 def print_tick(report: TickReport, problems: list[str]) -> None:
     console.print(
         f"released {len(report.released)}, sent {len(report.sent)}, retrying "
@@ -72,8 +63,8 @@ def print_tick(report: TickReport, problems: list[str]) -> None:
         console.print(Text(f"  post {post} to {dest}: {reason}", style="yellow"))
     for reason in report.waiting:
         console.print(Text(f"  {reason}", style="yellow"))
-    for problem in problems + report.problems:
-        err(problem)
+    # ``problems`` (a platform that could not start, a locked database) were logged once
+    # already: the exit code says the rest
 
 
 async def dispatch_cmd(args: argparse.Namespace, settings: Settings) -> int:
@@ -101,6 +92,7 @@ async def run_cmd(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def preview_cmd(args: argparse.Namespace, settings: Settings) -> int:
+    x_text: str | None
     if args.text is not None:
         if not args.text.strip():
             raise UserError("--text is empty: give the text of the post to preview", code=2)
@@ -115,29 +107,31 @@ async def preview_cmd(args: argparse.Namespace, settings: Settings) -> int:
             preview=False,
         )
     else:
+        require_post_id(args.post)
         async with container(settings) as app, app.sessions() as session:
             outgoing = await compose_post(session, args.post, settings)
         if outgoing is None:
             raise UserError(f"no post with id {args.post}")
         x_text, tg = outgoing.x_text, outgoing.telegram
-    data = {
-        "x": {
+    x: dict[str, Any] = (
+        {"text": None, "skipped": "not posted to X (no arXiv id, twitter.link_fallback = skip)"}
+        if x_text is None
+        else {
             "text": x_text,
             "weighted_length": weighted_length(x_text),
             "valid": is_valid_tweet(x_text),
-        },
-        "telegram": {"text": tg.text, "parse_mode": tg.parse_mode},
-    }
+        }
+    )
+    data = {"x": x, "telegram": {"text": tg.text, "parse_mode": tg.parse_mode}}
     if args.json:
         print_json(data)
         return 0
-    x = data["x"]
-    console.print(
-        Text(
-            f"X ({x['weighted_length']}/280, {'valid' if x['valid'] else 'INVALID'}):", style="bold"
-        )
-    )
-    console.print(Text(x_text))
+    if x_text is None:
+        console.print(Text(f"X: {x['skipped']}", style="bold"))
+    else:
+        verdict = "valid" if x["valid"] else "INVALID"
+        console.print(Text(f"X ({x['weighted_length']}/280, {verdict}):", style="bold"))
+        console.print(Text(x_text))
     console.print(Text("Telegram (HTML):", style="bold"))
     console.print(Text(tg.text))
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
@@ -139,12 +140,14 @@ def search_table(result: SearchResult) -> Table:
     return table
 
 
-def tick_json(report: TickReport) -> dict[str, Any]:
-    """One dispatcher run, as ``dispatch --once --json`` and ``queue now --json`` print it."""
+def tick_json(report: TickReport, problems: Sequence[str] = ()) -> dict[str, Any]:
+    """One dispatcher run, as ``dispatch --once --json`` and ``queue now --json`` print it;
+    ``problems``: platforms that could not start, a database that stayed locked."""
     return {
         "released": report.released,
         "sent": [{"post": p, "destination": d} for p, d in report.sent],
         "retrying": [{"post": p, "destination": d, "reason": r} for p, d, r in report.retrying],
         "failed": [{"post": p, "destination": d, "reason": r} for p, d, r in report.failed],
         "waiting": report.waiting,
+        "problems": [*problems, *report.problems],
     }

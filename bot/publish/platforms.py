@@ -28,9 +28,6 @@ if TYPE_CHECKING:
     from telegram.ext import Application, BaseRateLimiter
 
 logger = logging.getLogger(__name__)
-RETRY_BASE_SECONDS = 15.0
-RETRY_CAP_SECONDS = 600.0
-CHECK_TIMEOUT_SECONDS = 10.0
 
 
 @dataclass(slots=True)
@@ -129,7 +126,6 @@ class Platforms:
                 problems.append(await self._failed(link, str(exc), now))
             else:
                 if link.problem is not None:
-                    logger.warning("%s connected again", name)
                     await self.notifier.alert(f"{name} is connected again")
                 link.problem, link.failures, link.next_try, link.alerted = None, 0, None, False
         return problems
@@ -145,14 +141,19 @@ class Platforms:
 
     async def _failed(self, link: Link, problem: str, now: datetime) -> str:
         link.failures += 1
+        delivery = self._settings.delivery
         delay = backoff_seconds(
-            link.failures, base=RETRY_BASE_SECONDS, cap=RETRY_CAP_SECONDS, rng=self._rng
+            link.failures,
+            base=delivery.reconnect_base_seconds,
+            cap=delivery.reconnect_cap_seconds,
+            rng=self._rng,
         )
         link.problem, link.next_try = problem, now + timedelta(seconds=delay)
-        logger.warning("%s (trying again in %.0f s)", problem, delay)
-        if not link.alerted:
+        if link.alerted:  # told once; later failures are routine lines in the log
+            logger.info("%s (still; trying again in %.0f s)", problem, delay)
+        else:
             link.alerted = True
-            await self.notifier.alert(problem)
+            await self.notifier.alert(problem)  # logged, and sent to the maintainers
         return problem
 
     async def _open(self, name: str) -> None:

@@ -40,6 +40,8 @@ class XPublisher:
         self._clock = clock
 
     async def send(self, destination: str, post: Outgoing) -> Sent:
+        if post.x_text is None:  # twitter.link_fallback = skip: the dispatcher cancels these
+            raise Permanent("this post is not for X (twitter.link_fallback = skip)")
         try:
             response = await asyncio.to_thread(
                 self._client.create_tweet, text=post.x_text, user_auth=True

@@ -2,12 +2,14 @@
 
 Quick use::
 
-    state = TelegramState()
+    state = TelegramState(chats={"@mychannel"}, users={42})  # where the bot may write
     async with running(make_telegram_app(state)) as base:
         bot = telegram.Bot(token, base_url=f"{base}/bot")
 
     with ServerThread(make_x_app(XState())) as base:
         route_client(tweepy_client, base)   # bot.publish.x_session
+
+Both serve ``/_inbox`` (HTML) and ``/_inbox.json``: what was posted.
 """
 
 from bot.sandbox.faults import Fault, FaultInjector, FaultKind

@@ -344,6 +344,9 @@ async def _get_chat_member(state: TelegramState, params: dict[str, Any]) -> Any:
     if user_id == state.bot_user["id"]:
         if state.chat_type(chat_id) == "private":
             return {"status": "member", "user": state.bot_user}
+        member_only = {state.resolve_chat(c) for c in state.member_only_chats}
+        if chat_id in member_only:
+            return {"status": "member", "user": state.bot_user}
         return {"status": "administrator", "user": state.bot_user, **_ADMIN_RIGHTS}
     user = {"id": user_id, "is_bot": False, "first_name": "Sandbox User"}
     if chat_id == user_id or user_id in state.members.get(chat_id, set()):

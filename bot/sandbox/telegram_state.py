@@ -107,6 +107,8 @@ class TelegramState:
     #: users who sent /start; other private chats: 403 can't initiate conversation
     users: set[int] = field(default_factory=set)
     blocked_chats: set[ChatRef] = field(default_factory=set)
+    #: channels/groups where the bot is a plain member (not an administrator)
+    member_only_chats: set[ChatRef] = field(default_factory=set)
     missing_chats: set[ChatRef] = field(default_factory=set)
     migrated: dict[int, int] = field(default_factory=dict)
     faults: FaultInjector = field(default_factory=FaultInjector)

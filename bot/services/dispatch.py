@@ -404,6 +404,7 @@ class Dispatcher:
         if isinstance(exc, Unauthorized):
             await self._pause(name, now, AUTH_PAUSE_SECONDS, message, row, report)
             report.retrying.append((row.post_id, row.destination, message))
+            report.problems.append(message)
             return
         if isinstance(exc, Transient):
             wait = 0.0

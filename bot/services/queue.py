@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from bot.config import ScheduleSettings, TwitterSettings
 from bot.domain import planning
-from bot.domain.costs import CostEstimate, monthly_estimate
+from bot.domain.costs import CostEstimate, monthly_estimate, non_arxiv_share
 from bot.domain.papers import normalize_url, paper_identity
 from bot.domain.planning import Candidate, QueueEditError
 from bot.domain.slots import (
@@ -23,7 +23,7 @@ from bot.domain.slots import (
     parse_slot_rule,
     parse_weekly_rule,
 )
-from bot.domain.x_text import drip_link_text, weighted_length
+from bot.domain.x_text import drip_link_text, fallback_link_text, weighted_length
 from bot.errors import DigestbotError
 from bot.services import pauses
 from bot.store import queue as repo
@@ -113,9 +113,12 @@ class QueueService:
             sent = await repo.count_sent_posts(session)
             keys = await _issue_keys(session, posts)
             views = [_view(p, keys) for p in posts]
-        return QueueView(paused, views, self.cost_estimate(), total, sent)
+        share = non_arxiv_share(v.paper for v in views if v.kind == "paper")
+        return QueueView(paused, views, self.cost_estimate(share), total, sent)
 
-    def cost_estimate(self) -> CostEstimate:
+    def cost_estimate(self, non_arxiv: float | None = None) -> CostEstimate:
+        """``non_arxiv``: the share of queued papers without an arXiv id (their X posts follow
+        ``twitter.link_fallback``); unknown: the dearer case is assumed."""
         tw = self._twitter
         return monthly_estimate(
             slots_per_day=len(self._rule.times),
@@ -125,6 +128,8 @@ class QueueService:
             plain=tw.cost_per_post_usd,
             with_url=tw.cost_per_post_with_url_usd,
             budget=tw.monthly_budget_usd,
+            link_fallback=tw.link_fallback,
+            non_arxiv=non_arxiv,
         )
 
     # --- enqueueing ------------------------------------------------------------------------
@@ -239,6 +244,8 @@ class QueueService:
                 "weighted characters)"
             )
         suffix = drip_link_text(self._twitter.link, url, paper)
+        if not suffix and self._twitter.link == "arxiv_id":  # no arXiv id: the fallback's text
+            suffix = fallback_link_text(self._twitter.link_fallback, url=url, title=None)
         weight = weighted_length(f"{cleaned} {suffix}" if suffix else cleaned)
         if weight > MAX_X_WEIGHT:
             raise QueueError(

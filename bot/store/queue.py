@@ -98,7 +98,12 @@ async def due_posts(
     return list(await session.scalars(stmt if limit is None else stmt.limit(limit)))
 
 
+MAX_ID = 2**63 - 1  # SQLite and PostgreSQL integer keys are 64-bit
+
+
 async def get_post(session: AsyncSession, post_id: int) -> Post | None:
+    if not 1 <= post_id <= MAX_ID:  # no post has it (and binding it would overflow)
+        return None
     return await session.get(
         Post, post_id, options=[selectinload(Post.deliveries), selectinload(Post.paper)]
     )

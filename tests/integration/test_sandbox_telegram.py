@@ -27,6 +27,7 @@ from telegram.request import HTTPXRequest
 
 from bot.sandbox import Fault, FaultInjector, FaultKind, TelegramState, make_telegram_app, running
 from bot.sandbox.clock import FakeClock
+from bot.sandbox.inbox import entities_to_html
 from bot.sandbox.spec import load_spec
 from bot.sandbox.telegram_html import HtmlParseError, parse_html
 from tests.integration.conftest import TELEGRAM_TOKEN
@@ -480,3 +481,12 @@ async def test_inbox_is_empty_before_anything_is_posted(telegram_base_url: str) 
     async with httpx.AsyncClient(base_url=telegram_base_url) as client:
         assert (await client.get("/_inbox.json")).json()["chats"] == []
         assert "Nothing posted yet." in (await client.get("/_inbox")).text
+
+
+def test_inbox_html_keeps_nesting_and_drops_unsafe_links() -> None:
+    parsed = parse_html(
+        '<b>a<i>b😀</i></b>c <a href="javascript:alert(1)">x</a> <code>&lt;y&gt;</code>'
+    )
+    assert entities_to_html(parsed.text, parsed.entities) == (
+        "<b>a<i>b😀</i></b>c <u>x</u> <code>&lt;y&gt;</code>"
+    )
