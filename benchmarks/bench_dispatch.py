@@ -251,7 +251,13 @@ async def run_case(
         await asyncio.to_thread(upgrade, url)
         clock = FrozenClock(NOW)
         epoch = lambda: clock().timestamp()  # noqa: E731
-        tg_state = TelegramState(clock=epoch, wall_clock=epoch, limits_enabled=False)
+        tg_state = TelegramState(
+            clock=epoch,
+            wall_clock=epoch,
+            limits_enabled=False,
+            chats={"@bench"},
+            users=set(range(100_000, 100_000 + n)),
+        )
         x_state = XState(clock=epoch, limits_enabled=False)
         # without the limiter: what connect_publishers builds, with the wall-clock limits lifted
         lifted = None if limiter else unlimited_limiter

@@ -23,12 +23,15 @@ from bot.publish.base import Publisher
 from bot.publish.notify import Notifier
 from bot.publish.platforms import Platforms
 from bot.services.archive import ArchiveService
-from bot.services.dispatch import Dispatcher
+from bot.services.browse import BrowseService
 from bot.services.queue import QueueService
+from bot.services.subscribers import SubscriberService
 from bot.store.db import make_engine, make_sessionmaker, make_sync_engine
 
 if TYPE_CHECKING:  # PTB is imported only by the commands that talk to Telegram
     from telegram.ext import Application, BaseRateLimiter
+
+    from bot.services.dispatch import Dispatcher
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +48,8 @@ class Container:
     archive: ArchiveService
     queue: QueueService
     platforms: Platforms
+    subscribers: SubscriberService
+    browse: BrowseService
 
     @property
     def publishers(self) -> dict[str, Publisher]:
@@ -72,6 +77,8 @@ class Container:
         return self.platforms.telegram
 
     def dispatcher(self, rng: random.Random | None = None) -> Dispatcher:
+        from bot.services.dispatch import Dispatcher  # twitter-text: a slow import
+
         return Dispatcher(
             self.sessions,
             self.sync_sessions,
@@ -83,6 +90,7 @@ class Container:
             rng,
             real_clock=self.real_clock,
             waiting=self.platforms.waiting_reason,
+            broadcast=self.platforms.telegram_configured,
         )
 
     async def aclose(self) -> None:
@@ -114,6 +122,8 @@ def build(
     return Container(
         settings, clock, real, engine, sync_engine, sessions, sync_sessions, archive, queue,
         platforms,
+        subscribers=SubscriberService(sessions, clock, settings.schedule),
+        browse=BrowseService(sessions, clock, archive, settings.schedule),
     )
 
 

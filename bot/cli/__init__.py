@@ -218,6 +218,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         common.err("interrupted")
         return 130
     except Exception as exc:  # the last line of defence: log it, tell the user plainly
+        from bot.store.failures import database_problem
+        from bot.store.revision import describe
+
+        problem = database_problem(exc, describe(settings.database_url))
+        if problem is not None:
+            logging.getLogger(__name__).debug("database trouble", exc_info=True)
+            common.err(redact(problem))
+            return 1
         logging.getLogger(__name__).exception("digestbot %s failed", args.command)
         where = "above" if args.debug else f"in {log_file}"
         common.err(

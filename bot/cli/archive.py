@@ -47,7 +47,9 @@ def register(sub: Any) -> None:
     show.set_defaults(handler=show_cmd)
 
     search = sub.add_parser("search", help="search past issues (Chinese and English)")
-    search.add_argument("query", nargs="+")
+    search.add_argument(
+        "query", nargs="+", help="words to find (a query starting with - goes after --: -- -gan)"
+    )
     search.add_argument("--limit", type=int, default=None)
     search.add_argument("--section", choices=SECTIONS)
     search.add_argument("--picks", action="store_true", help="editor's picks only")
@@ -145,8 +147,8 @@ async def issues_rm_cmd(args: argparse.Namespace, settings: Settings) -> int:
 def _removal_line(removed: Removal) -> str:
     return (
         f"removed {removed.key} ({', '.join(removed.languages)}): {removed.items} items, "
-        f"{removed.papers} papers no other issue or post uses; cancelled "
-        f"{removed.cancelled_posts} queued posts (sent posts stay in the ledger)"
+        f"{removed.papers} papers nothing else used; cancelled {removed.cancelled_posts} "
+        "queued posts (sent posts stay in the ledger)"
     )
 
 

@@ -65,7 +65,9 @@ def demo_settings(settings: Settings, url: str, telegram: str, x: str) -> Settin
 async def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     clock = FrozenClock(system_clock())
     tg_state = TelegramState(
-        clock=lambda: clock().timestamp(), wall_clock=lambda: clock().timestamp()
+        clock=lambda: clock().timestamp(),
+        wall_clock=lambda: clock().timestamp(),
+        chats={"@digestbot_demo"},
     )
     x_state = XState(
         clock=lambda: clock().timestamp(),

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.domain.telegram_text import arxiv_label
-from bot.domain.x_text import LinkFallback, LinkMode
+
+if TYPE_CHECKING:  # twitter-text loads only where tweets are measured
+    from bot.domain.x_text import LinkFallback, LinkMode
 
 WEEKS_PER_MONTH = 52 / 12
 

@@ -61,6 +61,20 @@ class Stemmed:
     stem: str  # its Snowball English stem ("prune")
     prefix: str  # what every word of that stem starts with ("prun"): where the store looks
 
+    @property
+    def ranges(self) -> tuple[tuple[str, str], ...]:
+        """The vocabulary to read, as [low, high) ranges: the prefix's words less those that
+        start with the word itself (its prefix match finds them already, and reading a common
+        word's entries is what costs)."""
+        high = _after(self.prefix)
+        ranges = ((self.prefix, min(self.word, high)), (max(_after(self.word), self.prefix), high))
+        return tuple((low, up) for low, up in ranges if low < up)
+
+
+def _after(prefix: str) -> str:
+    """The first string after every string that starts with ``prefix``."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
 
 @dataclass(frozen=True, slots=True)
 class FtsQuery:

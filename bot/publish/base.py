@@ -38,6 +38,15 @@ class RateLimited(PublishError):
         self.retry_after = max(1.0, retry_after)
 
 
+class ChatBusy(PublishError):
+    """Our own pacing for one chat (1 message/s, 20/min for a channel): only this delivery
+    waits ``wait`` seconds; the platform and every other chat go on."""
+
+    def __init__(self, message: str, wait: float) -> None:
+        super().__init__(message)
+        self.wait = max(0.05, wait)
+
+
 class Transient(PublishError):
     """5xx, timeouts, dropped connections: retry with backoff. ``maybe_sent`` when the request
     may have reached the platform (a timeout after sending)."""

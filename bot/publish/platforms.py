@@ -80,6 +80,12 @@ class Platforms:
 
     # --- state ---------------------------------------------------------------------------
 
+    @property
+    def telegram_configured(self) -> bool:
+        """A bot token is set: subscribers' private chats can be reached (a dry run rehearses
+        the channel and X only, not thousands of private chats)."""
+        return not self.dry_run and "telegram" in self._links
+
     def disabled_notes(self) -> list[str]:
         """One line per platform that is off for lack of settings."""
         if self.dry_run:

@@ -36,6 +36,7 @@ from bot.domain.telegram_text import TelegramMessage
 from bot.errors import PlatformError
 from bot.publish.base import (
     CHANNEL,
+    ChatBusy,
     Migrated,
     Outgoing,
     Permanent,
@@ -170,7 +171,7 @@ class TelegramPublisher:
         now = self._clock().timestamp()
         wait = self._pacer.wait(str(chat), now, group=group)
         if wait > 0:
-            raise RateLimited(f"pacing chat {chat}", wait)
+            raise ChatBusy(f"pacing chat {chat}", wait)
         message = post.telegram
         self._pacer.record(str(chat), now)
         try:

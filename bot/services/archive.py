@@ -336,23 +336,31 @@ class ArchiveService:
         return Removal(canonical, chosen, items, papers, cancelled)
 
     async def search(
-        self, text: str, *, limit: int | None = None, filters: SearchFilters | None = None
+        self,
+        text: str,
+        *,
+        limit: int | None = None,
+        filters: SearchFilters | None = None,
+        offset: int = 0,
     ) -> SearchResult:
         """Items with every word; when none has them all, the best items with any of them
-        (``relaxed``). Raises QueryTooLong; any other text gives results or an empty list."""
+        (``relaxed``). Raises QueryTooLong; any other text gives results or an empty list.
+        ``offset``: skip that many of the best (paging; at most ``limit`` per call)."""
         query = build_query(text, self._search.max_query_chars)
         bounded = max(1, min(limit or self._search.default_limit, 100))
         hits, relaxed = await asyncio.to_thread(
-            self._search_sync, query, filters or SearchFilters(), bounded
+            self._search_sync, query, filters or SearchFilters(), bounded, max(0, offset)
         )
         return SearchResult(query.text, hits, relaxed)
 
     def _search_sync(
-        self, query: FtsQuery, filters: SearchFilters, limit: int
+        self, query: FtsQuery, filters: SearchFilters, limit: int, offset: int = 0
     ) -> tuple[list[SearchHit], bool]:
         with self._sync_sessions() as session:
-            hits = repo.search_items(session, query, filters, limit)
+            hits = repo.search_items(session, query, filters, limit, offset=offset)
             if hits or len(query.terms) < 2:
                 return hits, False
-            hits = repo.search_items(session, query, filters, limit, any_term=True)
+            if offset and repo.search_items(session, query, filters, 1):
+                return [], False  # past the last page of items with every word
+            hits = repo.search_items(session, query, filters, limit, any_term=True, offset=offset)
             return hits, bool(hits)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -23,9 +23,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.domain.quiet import release_time
 from bot.domain.retry import backoff_seconds
 from bot.domain.slots import next_slots
 from bot.publish.base import (
+    CHANNEL,
+    ChatBusy,
     Migrated,
     Outgoing,
     Permanent,
@@ -41,8 +44,10 @@ from bot.publish.notify import Notifier
 from bot.services import pauses
 from bot.services.budget import XBudget
 from bot.services.compose import compose_post
+from bot.services.pace import TelegramPace
 from bot.services.queue import PAUSED_KEY, PROBE_KEY, slot_rule, weekly_rule
 from bot.store import queue as repo
+from bot.store import subscribers as subscribers_repo
 from bot.store.models import Delivery
 
 logger = logging.getLogger(__name__)
@@ -81,6 +86,14 @@ def platform(destination: str) -> str:
     return destination.split(":", 1)[0]
 
 
+def subscriber_chat(destination: str) -> int | None:
+    """The chat id of a subscriber's private-chat destination (``telegram:<id>``), else None."""
+    if destination == CHANNEL or not destination.startswith("telegram:"):
+        return None
+    tail = destination.split(":", 1)[1]
+    return int(tail) if tail.lstrip("-").isdigit() else None
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -95,6 +108,8 @@ class Dispatcher:
         *,
         real_clock: Clock | None = None,
         waiting: Callable[[str], str | None] | None = None,
+        broadcast: bool = False,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         """``clock`` is the run's view of time (``--now`` moves it); ``real_clock`` (default:
         ``clock``) tells a travelled run from a real one. ``publishers`` and ``destinations``
@@ -109,6 +124,9 @@ class Dispatcher:
         self._publishers = publishers
         self._destinations = destinations
         self._waiting = waiting or (lambda _platform: None)
+        self._broadcast = broadcast  # Telegram is configured: subscribers get posts too
+        self._sleep = sleep or asyncio.sleep  # tests pass one that moves their clock
+        self._pace = TelegramPace()
         self._notifier = notifier
         self._rng = rng or random.Random()
         self._rule = slot_rule(settings.schedule)
@@ -167,7 +185,7 @@ class Dispatcher:
     async def release_due(self, now: datetime) -> list[int]:
         """At most one paper post and one digest post per run; overdue ones move forward."""
         released: list[int] = []
-        if not self._destinations:
+        if not self._destinations and not self._broadcast:
             logger.warning("no destination is configured: posts stay queued")
             return released
         async with self._sessions.begin() as session:
@@ -181,6 +199,8 @@ class Dispatcher:
                     first = group[0]
                     first.state, first.updated_at = "sending", now
                     await repo.create_deliveries(session, first.id, self._destinations, now)
+                    if self._broadcast:
+                        await self._add_audience(session, first.id, first.kind, now)
                     released.append(first.id)
             await session.flush()
             if len(papers) > 1:
@@ -190,6 +210,24 @@ class Dispatcher:
         for post_id in released:
             logger.info("post %s released to %s", post_id, ", ".join(self._destinations))
         return released
+
+    async def _add_audience(
+        self, session: AsyncSession, post_id: int, kind: str, now: datetime
+    ) -> None:
+        """The subscribers who want this kind of post, worked out now (when it is released):
+        a delivery each, due when their quiet hours end."""
+        wanted: subscribers_repo.AudienceKind = "digest" if kind == "digest" else "paper"
+        recipients = await subscribers_repo.audience(session, wanted)
+        due = [
+            (
+                f"telegram:{r.chat_id}",
+                release_time(now, r.quiet_start, r.quiet_end, r.timezone),
+            )
+            for r in recipients
+        ]
+        await repo.create_timed_deliveries(session, post_id, due, now)
+        if due:
+            logger.info("post %s goes to %d subscribers", post_id, len(due))
 
     async def _reslot_papers(self, session: AsyncSession, now: datetime) -> None:
         posts = await repo.queued_papers(session)
@@ -218,8 +256,9 @@ class Dispatcher:
             probing = await repo.get_state(session, PROBE_KEY) is not None
         state = _Round({p.platform for p in active}, probing=probing)
         for pause in active:
-            report.waiting.append(f"{pause.platform} paused until {pause.until:%H:%M:%S} UTC: "
-                                  f"{pause.reason}")
+            report.waiting.append(
+                f"{pause.platform} paused until {pause.until:%H:%M:%S} UTC: {pause.reason}"
+            )
         for name in ("x", "telegram"):
             reason = self._waiting(name)
             if reason is not None and name not in state.paused:
@@ -284,10 +323,12 @@ class Dispatcher:
             assert outgoing.x_text is not None
             if not await self._claim_x(row, outgoing.x_text, lease, now, report, state, horizon):
                 return
-        elif not await self._write(repo.claim, row, now, lease, horizon=horizon):
-            return  # another worker has it
-        if row.state == "sending" and name == "telegram" and not await self._may_resend(
-            row, now, report
+        elif not await self._claim_telegram(row, lease, now, report, horizon):
+            return  # another worker has it, or this chat must wait
+        if (
+            row.state == "sending"
+            and name == "telegram"
+            and not await self._may_resend(row, now, report)
         ):
             return
         try:
@@ -334,6 +375,34 @@ class Dispatcher:
         report.waiting.append(verdict.reason)
         if first:
             await self._notifier.alert(verdict.reason)
+        return False
+
+    async def _claim_telegram(
+        self,
+        row: Delivery,
+        lease: datetime,
+        now: datetime,
+        report: TickReport,
+        horizon: repo.Horizon | None,
+    ) -> bool:
+        """Claim under Telegram's limits, kept in the database for every process: the overall
+        limit makes this run wait (briefly, on the injected sleep); one chat's limit delays only
+        that chat's delivery."""
+        for _ in range(100):
+            verdict = await self._write(self._pace.claim, row, now, lease, horizon)
+            if verdict.claimed:
+                return True
+            if verdict.wait <= 0:
+                return False  # another worker has it
+            if not verdict.whole_platform:
+                await self._write(repo.postpone, row.id, now + timedelta(seconds=verdict.wait), now)
+                report.retrying.append(
+                    (row.post_id, row.destination, f"pacing {verdict.wait:.1f}s")
+                )
+                return False
+            await self._sleep(verdict.wait)
+            now = max(now, self._clock())
+            lease = now + timedelta(seconds=self._delivery.lease_seconds)
         return False
 
     async def _set_probe(self, post_id: int | None, now: datetime) -> None:
@@ -385,6 +454,27 @@ class Dispatcher:
     ) -> None:
         name = platform(row.destination)
         message = str(exc) or type(exc).__name__
+        if isinstance(exc, ChatBusy):  # our pacing of one chat: only this delivery waits
+            await self._write(
+                repo.finish_delivery,
+                row.id,
+                now,
+                state="pending",
+                due_at=now + timedelta(seconds=exc.wait),
+                lease_until=None,
+                attempts=row.attempts,
+                sent_at=None,
+                cost_usd=None,
+            )
+            report.retrying.append((row.post_id, row.destination, f"pacing {exc.wait:.1f}s"))
+            return
+        chat = subscriber_chat(row.destination)
+        if chat is not None and isinstance(exc, Unreachable):
+            # blocked, deactivated, chat not found: silently, at once, until they /start
+            await self._write(repo.block_subscriber, chat, now)
+            await self._write(repo.cancel_chat, row.destination, now, f"unreachable: {message}")
+            await self._fail(row, now, "cancelled", f"subscriber unreachable: {message}", report)
+            return
         if isinstance(exc, RateLimited):
             reason = f"rate limited: {message}"
             await self._pause(name, now, exc.retry_after, reason, row, report)
@@ -483,9 +573,19 @@ class Dispatcher:
         self, row: Delivery, now: datetime, state: str, reason: str, report: TickReport
     ) -> None:
         await self._write(repo.force_delivery_state, row.id, now, state=state, last_error=reason)
+        if state == "cancelled":
+            return
         report.failed.append((row.post_id, row.destination, reason))
-        if state != "cancelled":
-            await self._notifier.alert(f"post {row.post_id} to {row.destination} {state}: {reason}")
+        text = f"post {row.post_id} to {row.destination} {state}: {reason}"
+        if subscriber_chat(row.destination) is not None:
+            # one alert per post, however many subscribers its message fails for
+            key = f"alert:subscribers:{row.post_id}"
+            async with self._sessions.begin() as session:
+                if await repo.get_state(session, key) is not None:
+                    return
+                await repo.set_state(session, key, "1", now)
+            text = f"{text} (further subscriber failures of this post are not announced)"
+        await self._notifier.alert(text)
 
 
 def _is_lock(exc: OperationalError) -> bool:

@@ -23,7 +23,6 @@ from bot.domain.slots import (
     parse_slot_rule,
     parse_weekly_rule,
 )
-from bot.domain.x_text import drip_link_text, fallback_link_text, weighted_length
 from bot.errors import DigestbotError
 from bot.services import pauses
 from bot.store import queue as repo
@@ -243,6 +242,8 @@ class QueueService:
                 f"text too long for X: {len(cleaned):,} characters (at most {MAX_X_WEIGHT} "
                 "weighted characters)"
             )
+        from bot.domain.x_text import drip_link_text, fallback_link_text, weighted_length
+
         suffix = drip_link_text(self._twitter.link, url, paper)
         if not suffix and self._twitter.link == "arxiv_id":  # no arXiv id: the fallback's text
             suffix = fallback_link_text(self._twitter.link_fallback, url=url, title=None)

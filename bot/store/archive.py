@@ -19,6 +19,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, selectinload
 
@@ -286,6 +287,7 @@ async def load_issue(
 RANK_CANDIDATES = 500  # very common terms: rank the newest 500 matches, not all of them
 VOCABULARY = "temp.items_short_vocab"  # the word index's words (fts5vocab, per connection)
 VOCABULARY_SCAN = 2000  # words read from one stem's prefix on, at most
+VOCABULARY_CACHE = 1000  # query words whose stem forms one connection remembers
 
 
 def search_items(
@@ -295,9 +297,11 @@ def search_items(
     limit: int,
     *,
     any_term: bool = False,
+    offset: int = 0,
 ) -> list[SearchHit]:
     """Best matches first: items with every term, or with ``any_term`` at least one. The one
-    place that knows how each database searches.
+    place that knows how each database searches. ``offset`` skips that many of the best
+    (pages: the ranking of the first ``offset + limit`` is cut, so pages never overlap).
 
     Synchronous like ``upsert_issue``: the service runs it in a worker thread on the sync
     engine (one hop instead of a thread round trip per statement)."""
@@ -305,11 +309,12 @@ def search_items(
         return []
     if session.get_bind().dialect.name == "sqlite":
         forms = index_stem_forms(session, query)
-        ranked = _fts_ranked_ids(session, query, forms, filters, limit, any_term)
+        ranked = _fts_ranked_ids(session, query, forms, filters, offset + limit, any_term)
         marked = [f for found in forms.values() for f in found]
     else:
-        ranked = _like_ranked_ids(session, query, filters, limit, any_term)
+        ranked = _like_ranked_ids(session, query, filters, offset + limit, any_term)
         marked = [t for alternatives in query.contains for t in alternatives[1:]]
+    ranked = ranked[offset:]
     if not ranked:
         return []
     rows = session.execute(
@@ -363,23 +368,45 @@ def _filter_sql(filters: SearchFilters) -> tuple[str, str, dict[str, object]]:
 
 def index_stem_forms(session: Session, query: FtsQuery) -> dict[str, tuple[str, ...]]:
     """query word -> the index's other words of its stem (pruned -> pruning), read from the
-    word index's vocabulary in the stem's prefix range (an index range scan, no table scan)."""
+    word index's vocabulary in the stem's prefix range (no table scan) and remembered by the
+    connection until the database changes."""
     if not query.stems:
         return {}
-    session.execute(
-        text(
-            f"CREATE VIRTUAL TABLE IF NOT EXISTS {VOCABULARY} "
-            "USING fts5vocab(main, items_short, row)"
-        )
-    )
+    conn = session.connection()
+    known = _vocabulary_cache(conn)
     sql = text(f"SELECT term FROM {VOCABULARY} WHERE term >= :low AND term < :high LIMIT :n")
     found: dict[str, tuple[str, ...]] = {}
     for word in query.stems:
-        high = word.prefix[:-1] + chr(ord(word.prefix[-1]) + 1)  # prefixes are [a-z]+
-        vocabulary = session.scalars(sql, {"low": word.prefix, "high": high, "n": VOCABULARY_SCAN})
-        if forms := stem_forms(word, vocabulary):
+        if word.word not in known:
+            vocabulary: list[str] = []
+            for low, high in word.ranges:
+                params = {"low": low, "high": high, "n": VOCABULARY_SCAN}
+                vocabulary += conn.execute(sql, params).scalars()
+            known[word.word] = stem_forms(word, vocabulary)
+        if forms := known[word.word]:
             found[word.word] = forms
     return found
+
+
+def _vocabulary_cache(conn: Connection) -> dict[str, tuple[str, ...]]:
+    """The stem forms this DBAPI connection has read, emptied whenever the database changed:
+    ``data_version`` moves with other connections' commits, ``total_changes()`` with this
+    one's. Reading a common word's range costs milliseconds; this check, microseconds."""
+    info = conn.info  # lives as long as the pooled DBAPI connection
+    if _SEEN not in info:
+        vocabulary = f"{VOCABULARY} USING fts5vocab(main, items_short, row)"
+        conn.execute(text(f"CREATE VIRTUAL TABLE IF NOT EXISTS {vocabulary}"))
+    version = tuple(
+        conn.execute(text("SELECT total_changes(), data_version FROM pragma_data_version")).one()
+    )
+    if info.get(_SEEN) != version or len(info[_FORMS]) > VOCABULARY_CACHE:
+        info[_SEEN], info[_FORMS] = version, {}
+    forms: dict[str, tuple[str, ...]] = info[_FORMS]
+    return forms
+
+
+_SEEN = "digestbot.search.vocabulary_version"  # keys in Connection.info
+_FORMS = "digestbot.search.stem_forms"
 
 
 def _fts_ranked_ids(

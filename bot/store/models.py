@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -203,3 +204,32 @@ class Setting(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime]
+
+
+SUBSCRIBER_STATES = ("active", "inactive", "blocked")
+RECEIVE_CHOICES = ("drip", "digest", "both")
+
+
+class Subscriber(Base):
+    """A Telegram private chat that talks to the bot. ``state``: active (subscribed), inactive
+    (started or unsubscribed), blocked (the bot cannot reach it); ``subscribed`` remembers the
+    choice across a block, so /start after a block restores it."""
+
+    __tablename__ = "subscribers"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    language: Mapped[str] = mapped_column(String(8))
+    receive: Mapped[str] = mapped_column(String(8), default="both")
+    quiet_start: Mapped[str | None] = mapped_column(String(5))  # HH:MM in ``timezone``
+    quiet_end: Mapped[str | None] = mapped_column(String(5))
+    timezone: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(12), default="inactive")
+    subscribed: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (
+        CheckConstraint("state IN ('active', 'inactive', 'blocked')", name="state"),
+        CheckConstraint("receive IN ('drip', 'digest', 'both')", name="receive"),
+        Index("ix_subscribers_state_receive", "state", "receive"),
+    )

@@ -254,6 +254,15 @@ def claim(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+def claimable(
+    session: Session, /, delivery: Delivery, now: datetime, horizon: Horizon | None = None
+) -> bool:
+    """Whether :func:`claim` could take the delivery now (no other worker has it)."""
+    pending, expired = _due(now, horizon)
+    cond = expired if delivery.state == "sending" else pending
+    return session.scalar(select(Delivery.id).where(Delivery.id == delivery.id, cond)) is not None
+
+
 def finish_delivery(session: Session, /, delivery_id: int, now: datetime, **values: object) -> None:
     """Write the outcome of a claimed delivery (only while it is still ours: state sending)."""
     session.execute(
@@ -265,20 +274,96 @@ def finish_delivery(session: Session, /, delivery_id: int, now: datetime, **valu
 
 
 async def settle_posts(session: AsyncSession, now: datetime) -> list[int]:
-    """Posts whose deliveries are all final become sent (any delivery sent) or failed."""
-    sending = list(
-        await session.scalars(
-            select(Post).where(Post.state == "sending").options(selectinload(Post.deliveries))
-        )
+    """Posts whose deliveries are all final become sent (any delivery sent) or failed. In SQL:
+    a post broadcast to thousands of subscribers is settled without loading its rows."""
+    open_rows = (
+        select(Delivery.id)
+        .where(Delivery.post_id == Post.id, Delivery.state.not_in(FINAL_DELIVERY))
+        .exists()
     )
-    settled = []
-    for post in sending:
-        states = [d.state for d in post.deliveries]
-        if all(s in FINAL_DELIVERY for s in states):
-            post.state = "sent" if "sent" in states or not states else "failed"
-            post.updated_at = now
-            settled.append(post.id)
-    return settled
+    any_sent = (
+        select(Delivery.id).where(Delivery.post_id == Post.id, Delivery.state == "sent").exists()
+    )
+    any_row = select(Delivery.id).where(Delivery.post_id == Post.id).exists()
+    rows = (
+        await session.execute(
+            select(Post.id, any_sent, any_row).where(Post.state == "sending", ~open_rows)
+        )
+    ).all()
+    for post_id, sent, has_rows in rows:
+        await session.execute(
+            update(Post)
+            .where(Post.id == post_id)
+            .values(state="sent" if sent or not has_rows else "failed", updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return [post_id for post_id, _, _ in rows]
+
+
+async def create_timed_deliveries(
+    session: AsyncSession, post_id: int, due: Sequence[tuple[str, datetime]], now: datetime
+) -> None:
+    """One pending delivery per (destination, due time): a broadcast's subscribers, each due
+    when their quiet hours allow. Inserted in batches; an existing row is left alone."""
+    rows = [
+        {
+            "post_id": post_id,
+            "destination": destination,
+            "state": "pending",
+            "attempts": 0,
+            "due_at": due_at,
+            "duplicates": 0,
+            "updated_at": now,
+        }
+        for destination, due_at in due
+    ]
+    for start in range(0, len(rows), 500):
+        stmt = _insert(session)(Delivery).values(rows[start : start + 500])
+        await session.execute(
+            stmt.on_conflict_do_nothing(index_elements=["post_id", "destination"])
+        )
+
+
+def telegram_stamps(
+    session: Session,
+    since: datetime,
+    until: datetime,
+    *,
+    destination: str | None = None,
+) -> list[datetime]:
+    """Claim stamps (``sent_at``) of Telegram deliveries sent or being sent in (since, until],
+    oldest first: the pace every process keeps."""
+    stmt = select(Delivery.sent_at).where(
+        Delivery.state.in_(X_RESERVED), Delivery.sent_at > since, Delivery.sent_at <= until
+    )
+    if destination is None:
+        stmt = stmt.where(Delivery.destination.startswith("telegram:"))
+    else:
+        stmt = stmt.where(Delivery.destination == destination)
+    return sorted(stamp for stamp in session.scalars(stmt) if stamp is not None)
+
+
+def cancel_chat(session: Session, /, destination: str, now: datetime, reason: str) -> int:
+    """Every pending delivery to one chat is cancelled (the subscriber blocked the bot)."""
+    result = session.execute(
+        update(Delivery)
+        .where(Delivery.destination == destination, Delivery.state == "pending")
+        .values(state="cancelled", last_error=reason, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def block_subscriber(session: Session, /, chat_id: int, now: datetime) -> None:
+    """The sync twin of the subscriber repository's ``block`` (the ledger's thread hop)."""
+    from bot.store.models import Subscriber
+
+    session.execute(
+        update(Subscriber)
+        .where(Subscriber.chat_id == chat_id, Subscriber.state != "blocked")
+        .values(state="blocked", updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _x_usage_stmt(  # type: ignore[no-untyped-def]
@@ -341,6 +426,16 @@ async def release_waits(session: AsyncSession, now: datetime) -> int:
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def postpone(session: Session, /, delivery_id: int, due_at: datetime, now: datetime) -> None:
+    """A claimed-but-not-sent or pending delivery waits until ``due_at`` (not an attempt)."""
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.state == "pending")
+        .values(due_at=due_at, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def postpone_stmt(delivery_id: int, due_at: datetime, now: datetime) -> Update:

@@ -88,7 +88,7 @@ def test_two_dispatch_processes_at_once_never_double_post(
         assert sorted(released, key=len) == [[], [ids[n - 1]]]  # exactly one released it
         sent = [(s["post"], s["destination"]) for r in reports for s in r["sent"]]
         assert sorted(sent) == [(ids[n - 1], "telegram:channel"), (ids[n - 1], "x")]
-        assert all(r["failed"] == [] and r["retrying"] == [] for r in reports)
+        assert all(r["failed"] == [] and r["retrying"] == [] for r in reports), reports
         assert_each_post_once(sandbox, n)
     rows = asyncio.run(read_ledger(settings))
     assert len(rows) == 2 * len(SLOTS)

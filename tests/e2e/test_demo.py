@@ -14,9 +14,11 @@ import pytest
 def test_demo_runs_from_another_folder_without_touching_it(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIGESTBOT_")}
     env["COLUMNS"] = "160"
+    work = tmp_path / "work"  # HOME (where the per-user log lives) is tmp_path / "home"
+    work.mkdir()
     result = subprocess.run(
         [sys.executable, "-m", "bot", "demo"],
-        cwd=tmp_path,
+        cwd=work,
         env=env,
         capture_output=True,
         text=True,
@@ -28,4 +30,4 @@ def test_demo_runs_from_another_folder_without_touching_it(tmp_path: Path) -> No
     assert "added 1" in out and "2024-W12" in out
     assert "search: 小波" in out and "search: sparse experts" in out
     assert "X posts: 7, Telegram messages: 7, requests the strict fakes rejected: 0" in out
-    assert list(tmp_path.iterdir()) == []  # its database was temporary: nothing left here
+    assert list(work.iterdir()) == []  # its database was temporary: nothing left here

@@ -4,12 +4,16 @@ posts stay; a cancelled digest post never blocks queueing a new one."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from bot.cli import main
+from bot.store.migrate import upgrade
 from tests.conftest import FIXTURES
 
 BILINGUAL = FIXTURES / "bilingual"
@@ -91,7 +95,9 @@ def test_rm_one_language_removes_its_items_and_search_rows(cli: Cli, db: Query) 
     listed = rows(as_json(cli, "issues"), "issues")
     assert [(i["key"], i["language"]) for i in listed] == [("2020-W50", "en")]
     code, out, _ = cli("issues", "rm", "2020-W50")  # one language left: no --lang needed
-    assert code == 0 and out.startswith("removed 2020-W50 (en): 3 items, 3 papers")
+    assert code == 0 and out.startswith(
+        "removed 2020-W50 (en): 3 items, 3 papers nothing else used"
+    )
     assert db("SELECT count(*) FROM items") == [(0,)]
     assert db("SELECT count(*) FROM papers") == [(0,)]
 
@@ -161,3 +167,55 @@ def test_rm_frees_the_slots_of_cancelled_posts(cli: Cli) -> None:
     cli("issues", "rm", "2020-W41")
     left = sorted(str(p["slot"]) for p in posts(cli) if p["kind"] == "paper")
     assert left == first_slots[: len(left)]  # the posts left moved up into the freed slots
+
+
+PG_ADMIN = os.environ.get("DIGESTBOT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    try:
+        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            name = f"digestbot_{uuid.uuid4().hex[:10]}"
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # the service is optional on developer machines
+        pytest.skip(f"PostgreSQL not reachable: {exc.__class__.__name__}")
+    try:
+        yield PG_ADMIN.rsplit("/", 1)[0].replace("postgresql+psycopg", "postgresql") + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.mark.postgres
+def test_languages_and_rm_on_postgres(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    upgrade(pg_url)
+    monkeypatch.setenv("DIGESTBOT_DATABASE_URL", pg_url)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    code, out, err = run("import", EN, ZH, "--enqueue")
+    assert code == 0, err
+    assert "queued 3 paper posts and 1 digest posts" in out
+    listed = rows(as_json(run, "issues"), "issues")
+    assert [i["language"] for i in listed] == ["en", "zh"]
+    digest = next(p for p in posts(run) if p["kind"] == "digest")
+    assert run("queue", "rm", str(digest["id"]))[0] == 0
+    removed = as_json(run, "issues", "rm", "2020-W50", "--lang", "en")["removed"]
+    assert removed == {
+        "key": "2020-W50",
+        "languages": ["en"],
+        "items": 3,
+        "papers": 0,
+        "cancelled_posts": 3,
+    }
+    code, out, err = run("import", EN, "--enqueue")
+    assert code == 0, err
+    assert "queued 3 paper posts and 1 digest posts" in out

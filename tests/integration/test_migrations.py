@@ -23,7 +23,7 @@ def test_upgrade_head_leaves_no_autogenerate_diff(tmp_path: Path) -> None:
     upgrade(url)
     after = check(url)
     assert after.ok, after.differences
-    assert after.current == after.head == "0002"
+    assert after.current == after.head == "0003"
 
 
 def test_database_file_is_private_and_in_wal_mode(tmp_path: Path) -> None:
@@ -74,7 +74,7 @@ def test_postgres_migrations_match_models(pg_url: str) -> None:
     upgrade(pg_url)
     report = check(pg_url)
     assert report.ok, report.differences
-    assert schema_revision(pg_url) == ("0002", "0002")
+    assert schema_revision(pg_url) == ("0003", "0003")
 
 
 @pytest.mark.postgres

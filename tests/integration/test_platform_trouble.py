@@ -132,7 +132,7 @@ def test_everything_fine_is_exit_0_and_posts_both(rig: Rig) -> None:
     run = rig.dispatch()
     assert run.code == 0, run.err
     assert len(rig.x.posts) == 2 and len(rig.telegram.sent) == 1  # a paper and the digest
-    assert "rate limited" in run.out  # the second Telegram message waits for the pacing
+    assert "pacing" in run.out  # the second Telegram message waits for the chat's pacing
     run.assert_clean()
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy.orm import Session
 
 from bot.app import Container
 from bot.domain.model import SearchFilters
+from bot.store.archive import upsert_issue
 from tests.builders import item, store, weekly
 
 ISSUE = weekly(
@@ -115,3 +117,17 @@ async def test_fallback_keeps_the_filters(archive: Container) -> None:
 
 async def test_a_leading_dash_is_text(archive: Container) -> None:
     assert await headlines(archive, "-gan") == ["使用小波变换减小 BigGAN 的大小"]
+
+
+async def test_words_added_later_are_found(app: Container) -> None:
+    """The stem forms a connection remembers are forgotten when the database changes, whether
+    another connection (the async engine) or the searching one (the sync engine) wrote."""
+    pruned = item(1, "Heads pruned after training", arxiv="2305.00001")
+    await store(app, weekly("2024-W10", [pruned]))
+    assert await headlines(app, "pruned") == ["Heads pruned after training"]
+    await store(app, weekly("2024-W11", [item(1, "Pruning filters", arxiv="2009.05697")]))
+    assert set(await headlines(app, "pruned")) == {"Heads pruned after training", "Pruning filters"}
+    later = weekly("2024-W12", [item(1, "Prunes the heads", arxiv="2401.00001")])
+    with Session(app.sync_engine) as session, session.begin():
+        upsert_issue(session, later, source=None, digest="w12", now=app.clock())
+    assert len(await headlines(app, "pruning")) == 3

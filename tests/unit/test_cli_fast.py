@@ -18,10 +18,8 @@ from bot.cli.common import plural
 from bot.store.migrate import alembic_config, upgrade
 from bot.store.revision import scan_head
 
-HEAVY = ("telegram", "tweepy", "alembic", "bot.sandbox", "aiohttp", "apscheduler")
-# twitter_text leaves the search path once bot/app.py, bot/services/queue.py and
-# bot/domain/costs.py import it lazily (the change is described in the H4 report)
-PENDING = ("twitter_text",)
+HEAVY = ("telegram", "tweepy", "alembic", "twitter_text", "bot.sandbox", "aiohttp", "apscheduler")
+PENDING: tuple[str, ...] = ()
 
 
 def loaded_modules(code: str, env: dict[str, str], cwd: Path) -> set[str]:

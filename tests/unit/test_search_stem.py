@@ -106,3 +106,14 @@ def test_like_texts_keep_wildcards_and_add_the_stem() -> None:
     assert build_query("experts", 200).contains == (("experts", "expert"),)
     assert build_query("uses", 200).contains == (("uses", "use"),)  # "us" would be too short
     assert build_query("-gan", 200).contains == (("gan",),)
+
+
+def test_vocabulary_ranges_skip_the_words_the_prefix_match_finds() -> None:
+    learning = stemmed("learning")
+    assert learning is not None
+    assert learning.ranges == (("learn", "learning"), ("learninh", "learo"))
+    words = ["learn", "learned", "learner", "learning", "learnings", "learns", "leash"]
+    read = [w for w in words if any(low <= w < high for low, high in learning.ranges)]
+    assert read == ["learn", "learned", "learner", "learns"]  # never learning, learnings
+    ability = Stemmed("ability", "abl", "abl")  # a stem that is not a prefix of its word
+    assert ability.ranges == (("abl", "abm"),)

@@ -1,0 +1,167 @@
+"""Browsing for subscribers: this week's picks and drip, any issue with its neighbours, the
+newest digest, recent picks, and search results page by page. Read-only (no commits)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.config import ScheduleSettings
+from bot.domain.digest import normalize_key
+from bot.domain.model import SearchHit
+from bot.services.archive import ArchiveService, UnknownIssue
+from bot.store import browse as repo
+
+MAX_PER_PAGE = 50
+MAX_PAGE = 1000  # a forged page number is clamped, never an error
+_YEAR_NUMBER = re.compile(r"(\d{4})-(\d{1,2})")
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    headline: str
+    title: str | None
+    url: str | None
+    issue: str
+    pick: bool
+
+
+@dataclass(frozen=True, slots=True)
+class WeekView:
+    key: str
+    title: str
+    url: str | None
+    picks: list[Entry]
+    dripped: list[Entry]
+    prev_key: str | None
+    next_key: str | None
+    language: str = "en"  # the language of this issue's text (and its picks)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    query: str
+    hits: list[SearchHit]
+    page: int
+    per_page: int
+    has_prev: bool
+    has_next: bool
+    relaxed: bool
+
+
+def week_candidates(key: str) -> list[str]:
+    """The issue keys ``key`` may mean, best first. ``2020-39`` / ``2020-W39`` / ``2020-w39``:
+    the week; ``2020-09`` is week 9 when that exists, else September (a monthly issue)."""
+    canonical = normalize_key(key)
+    if canonical is None:
+        raise UnknownIssue(key.strip()[:40])
+    m = _YEAR_NUMBER.fullmatch(canonical)
+    if m is None:
+        return [canonical]
+    year, number = int(m.group(1)), int(m.group(2))
+    if not 1 <= number <= 53:
+        raise UnknownIssue(canonical)
+    week = f"{year}-W{number:02d}"
+    return [week, canonical] if 1 <= number <= 12 else [week]
+
+
+def _entry(row: repo.EntryRow) -> Entry:
+    return Entry(row.headline, row.title, row.url, row.issue, row.pick)
+
+
+class BrowseService:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        archive: ArchiveService,
+        schedule: ScheduleSettings,
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._archive = archive
+        self._zone = ZoneInfo(schedule.timezone)
+
+    async def week(self, key: str | None = None, *, language: str | None = None) -> WeekView:
+        """The issue ``key`` (None: the latest weekly issue) with its editor's picks and its
+        neighbouring weekly issues; the latest one also lists the papers dripped this week
+        (the ISO week containing now in the schedule's time zone). Raises UnknownIssue.
+        ``language``: the language to show when the issue exists in it (default: the one
+        imported first, as ``show`` does). Three queries."""
+        keys = week_candidates(key) if key is not None else None
+        async with self._sessions() as session:
+            found = await repo.find_issue(session, keys, language=language)
+            if found is None:
+                if key is None:
+                    raise UnknownIssue("this week")
+                raise UnknownIssue(keys[0] if keys else key.strip()[:40])
+            picks = await repo.issue_picks(session, found.id, found.key)
+            dripped: list[repo.EntryRow] = []
+            if found.next_key is None and found.kind == "weekly":
+                dripped = await repo.dripped(session, *self.this_week())
+        return WeekView(
+            key=found.key,
+            title=found.title,
+            url=found.url,
+            picks=[_entry(p) for p in picks],
+            dripped=[_entry(d) for d in dripped],
+            prev_key=found.prev_key,
+            next_key=found.next_key,
+            language=found.language,
+        )
+
+    async def latest(self, *, language: str | None = None) -> WeekView | None:
+        """The newest issue, weekly or monthly (the one covering the latest days), with its
+        link and picks; None on an empty archive. Two queries."""
+        async with self._sessions() as session:
+            found = await repo.find_issue(
+                session, None, language=language, kinds=("weekly", "monthly")
+            )
+            if found is None:
+                return None
+            picks = await repo.issue_picks(session, found.id, found.key)
+        return WeekView(
+            key=found.key,
+            title=found.title,
+            url=found.url,
+            picks=[_entry(p) for p in picks],
+            dripped=[],
+            prev_key=found.prev_key,
+            next_key=found.next_key,
+            language=found.language,
+        )
+
+    async def recent_picks(self, limit: int = 10, *, language: str | None = None) -> list[Entry]:
+        """The newest editor's picks across issues (a paper once). One query."""
+        async with self._sessions() as session:
+            rows = await repo.recent_picks(session, max(1, min(limit, 100)), language=language)
+        return [_entry(r) for r in rows]
+
+    async def search_page(self, query: str, page: int = 1, per_page: int = 5) -> SearchPage:
+        """One page of the archive search (pages go past the first 100 results); has_next is
+        exact (one more than a page is fetched). Raises QueryTooLong like the search."""
+        per_page = max(1, min(per_page, MAX_PER_PAGE))
+        page = max(1, min(page, MAX_PAGE))
+        result = await self._archive.search(query, limit=per_page + 1, offset=(page - 1) * per_page)
+        return SearchPage(
+            query=result.query,
+            hits=result.hits[:per_page],
+            page=page,
+            per_page=per_page,
+            has_prev=page > 1,
+            has_next=len(result.hits) > per_page,
+            relaxed=result.relaxed,
+        )
+
+    def this_week(self) -> tuple[datetime, datetime]:
+        """[Monday 00:00, next Monday 00:00) of the ISO week containing now, in UTC."""
+        today = self._clock().astimezone(self._zone).date()
+        monday = today - timedelta(days=today.weekday())
+        start = datetime.combine(monday, datetime.min.time(), tzinfo=self._zone)
+        end = datetime.combine(monday + timedelta(days=7), datetime.min.time(), tzinfo=self._zone)
+        return start.astimezone(UTC), end.astimezone(UTC)

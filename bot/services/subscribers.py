@@ -1,0 +1,201 @@
+"""Subscriber use cases: /start, /subscribe, /unsubscribe, settings, blocked and migrated chats.
+
+Every call is one unit of work (one session, committed here) and returns a frozen snapshot.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, cast, get_args
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.config import ScheduleSettings
+from bot.domain.quiet import BadQuietTime, UnknownTimezone, normalize_hhmm, zone
+from bot.errors import DigestbotError
+from bot.store import subscribers as repo
+from bot.store.models import Subscriber as SubscriberRow
+
+logger = logging.getLogger(__name__)
+
+Receive = Literal["drip", "digest", "both"]
+Language = Literal["en", "zh"]
+State = Literal["active", "inactive", "blocked"]
+RECEIVE: tuple[Receive, ...] = get_args(Receive)
+LANGUAGES: tuple[Language, ...] = get_args(Language)
+
+
+class InvalidSetting(DigestbotError):
+    """A setting the user chose cannot be used (a time like 25:00, an unknown time zone)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    chat_id: int
+    language: Language
+    receive: Receive
+    quiet_start: str | None  # "HH:MM" in ``timezone``; None: no quiet hours
+    quiet_end: str | None
+    timezone: str  # IANA
+    state: str  # "active" (subscribed) | "inactive" (started or unsubscribed) | "blocked"
+
+
+def language_from_code(language_code: str | None) -> Language:
+    """Telegram's ``language_code`` (``zh-hans``, ``en-US``, None) -> the bot's language."""
+    return "zh" if (language_code or "").strip().lower().startswith("zh") else "en"
+
+
+def _snapshot(row: SubscriberRow) -> Subscriber:
+    return Subscriber(
+        chat_id=row.chat_id,
+        language=cast(Language, row.language),
+        receive=cast(Receive, row.receive),
+        quiet_start=row.quiet_start,
+        quiet_end=row.quiet_end,
+        timezone=row.timezone,
+        state=row.state,
+    )
+
+
+def _reachable(row: SubscriberRow) -> None:
+    """The chat talks to us, so it is not blocked: back to its subscription choice."""
+    if row.state == "blocked":
+        row.state = "active" if row.subscribed else "inactive"
+
+
+class SubscriberService:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        schedule: ScheduleSettings,
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._schedule = schedule
+
+    async def get(self, chat_id: int) -> Subscriber | None:
+        async with self._sessions() as session:
+            row = await repo.find(session, chat_id)
+            return _snapshot(row) if row is not None else None
+
+    async def start(self, chat_id: int, language_code: str | None) -> Subscriber:
+        """/start: a new chat is created inactive; a blocked one returns to its previous
+        choice (active if it was subscribed). Settings are kept."""
+        return await self._change(chat_id, language_code, _reachable)
+
+    async def subscribe(self, chat_id: int, language_code: str | None = None) -> Subscriber:
+        def subscribe(row: SubscriberRow) -> None:
+            row.state, row.subscribed = "active", True
+
+        return await self._change(chat_id, language_code, subscribe)
+
+    async def unsubscribe(self, chat_id: int) -> Subscriber:
+        def unsubscribe(row: SubscriberRow) -> None:
+            row.state, row.subscribed = "inactive", False
+
+        return await self._change(chat_id, None, unsubscribe)
+
+    async def update(
+        self,
+        chat_id: int,
+        *,
+        receive: Receive | None = None,
+        language: Language | None = None,
+        quiet: tuple[str, str] | None = None,
+        clear_quiet: bool = False,
+        timezone: str | None = None,
+    ) -> Subscriber:
+        """Change settings (only those given). Raises InvalidSetting with a message for the
+        user; nothing is changed then."""
+        if receive is not None and receive not in RECEIVE:
+            raise InvalidSetting(f"unknown choice {str(receive)[:20]!r}: drip, digest or both")
+        if language is not None and language not in LANGUAGES:
+            raise InvalidSetting(f"unknown language {str(language)[:20]!r}: en or zh")
+        hours = _quiet_hours(quiet) if quiet is not None and not clear_quiet else None
+        if timezone is not None:
+            try:
+                timezone = zone(timezone).key
+            except UnknownTimezone as exc:
+                hint = "use a name like Europe/Berlin or Asia/Shanghai"
+                raise InvalidSetting(f"{exc} ({hint})") from exc
+
+        def change(row: SubscriberRow) -> None:
+            _reachable(row)
+            if receive is not None:
+                row.receive = receive
+            if language is not None:
+                row.language = language
+            if clear_quiet:
+                row.quiet_start = row.quiet_end = None
+            elif hours is not None:
+                row.quiet_start, row.quiet_end = hours
+            if timezone is not None:
+                row.timezone = timezone
+
+        return await self._change(chat_id, None, change)
+
+    async def mark_blocked(self, chat_id: int) -> None:
+        """403 blocked / deactivated / chat not found, or a my_chat_member "kicked": never sent
+        to again until /start. Unknown chats are ignored. Silent: only logged."""
+        async with self._sessions.begin() as session:
+            changed = await repo.block(session, chat_id, self._clock())
+        if changed:
+            logger.info("chat %s blocked the bot: marked blocked", chat_id)
+
+    async def migrate(self, old_chat_id: int, new_chat_id: int) -> None:
+        """ChatMigrated: the chat's row (settings and state) moves to the new id."""
+        if old_chat_id == new_chat_id:
+            return
+        async with self._sessions.begin() as session:
+            await repo.rekey(session, old_chat_id, new_chat_id, self._clock())
+        logger.info("chat %s migrated to %s", old_chat_id, new_chat_id)
+
+    async def counts(self) -> dict[str, int]:
+        """{"active": n, "inactive": n, "blocked": n}"""
+        async with self._sessions() as session:
+            return await repo.state_counts(session)
+
+    async def _change(
+        self,
+        chat_id: int,
+        language_code: str | None,
+        change: Callable[[SubscriberRow], None],
+    ) -> Subscriber:
+        """Load (creating it when unknown) and change one subscriber, then commit. Two first
+        messages of a new chat at once: the loser of the insert race retries on the row."""
+        for attempt in range(2):
+            try:
+                async with self._sessions.begin() as session:
+                    now = self._clock()
+                    row = await repo.find(session, chat_id, for_update=True)
+                    if row is None:
+                        row = repo.add(
+                            session,
+                            chat_id,
+                            language=language_from_code(language_code),
+                            timezone=self._schedule.timezone,
+                            now=now,
+                        )
+                    change(row)
+                    row.updated_at = now
+                    await session.flush()
+                    return _snapshot(row)
+            except IntegrityError:
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _quiet_hours(quiet: tuple[str, str]) -> tuple[str, str]:
+    try:
+        start, end = normalize_hhmm(quiet[0]), normalize_hhmm(quiet[1])
+    except BadQuietTime as exc:
+        raise InvalidSetting(f"quiet hours: {exc}") from exc
+    if start == end:
+        raise InvalidSetting("quiet hours must start and end at different times")
+    return start, end

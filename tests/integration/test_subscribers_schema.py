@@ -1,0 +1,32 @@
+"""The 0003 migration: subscribers table up, down and up again; the schema matches the models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from sqlalchemy import create_engine, inspect, text
+
+from bot.store.migrate import alembic_config, check, upgrade
+
+
+def test_subscribers_migration_round_trip(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    upgrade(url)
+    engine = create_engine(url)
+    with engine.begin() as conn:  # a chat id beyond 32 bits survives
+        conn.execute(
+            text(
+                "INSERT INTO subscribers (chat_id, language, receive, timezone, state, subscribed,"
+                " created_at, updated_at) VALUES (-1001234567890123, 'zh', 'both', 'UTC',"
+                " 'active', 1, '2026-03-02 00:00:00', '2026-03-02 00:00:00')"
+            )
+        )
+        assert conn.execute(text("SELECT chat_id FROM subscribers")).scalar() == -1001234567890123
+    command.downgrade(alembic_config(url), "0002")
+    assert "subscribers" not in inspect(engine).get_table_names()
+    upgrade(url)
+    assert "subscribers" in inspect(engine).get_table_names()
+    engine.dispose()
+    report = check(url)
+    assert report.ok and report.current == "0003", report.differences
