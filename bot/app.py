@@ -116,14 +116,26 @@ def build(
     sync_sessions = sessionmaker(sync_engine, expire_on_commit=False)
     archive = ArchiveService(sessions, sync_sessions, clock, settings.importer, settings.search)
     queue = QueueService(sessions, clock, settings.schedule, settings.twitter, real_clock=real)
+    subscribers = SubscriberService(sessions, clock, settings.schedule)
+    browse = BrowseService(sessions, clock, archive, settings.schedule)
+
+    def setup_telegram(application: Application) -> None:  # type: ignore[type-arg]
+        from bot.telegram import Services, install
+
+        install(application, Services(archive, browse, subscribers, settings, clock))
+
     platforms = Platforms(
-        settings, real, dry_run=dry_run, telegram_rate_limiter=telegram_rate_limiter
+        settings,
+        real,
+        dry_run=dry_run,
+        telegram_rate_limiter=telegram_rate_limiter,
+        telegram_setup=setup_telegram,
     )
     return Container(
         settings, clock, real, engine, sync_engine, sessions, sync_sessions, archive, queue,
         platforms,
-        subscribers=SubscriberService(sessions, clock, settings.schedule),
-        browse=BrowseService(sessions, clock, archive, settings.schedule),
+        subscribers=subscribers,
+        browse=browse,
     )
 
 

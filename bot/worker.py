@@ -34,6 +34,7 @@ class Waker:
             try:
                 if self._platforms is not None:
                     await self._platforms.connect()
+                    await self._platforms.start_polling()
                 await self._dispatcher.tick()
                 self.ticks += 1
             except Exception:  # one bad tick must not stop the worker; the next one retries

@@ -49,11 +49,14 @@ class Platforms:
         *,
         dry_run: bool = False,
         telegram_rate_limiter: Callable[[], BaseRateLimiter[Any]] | None = None,
+        telegram_setup: Callable[[Application], None] | None = None,  # type: ignore[type-arg]
     ) -> None:
         self._settings = settings
         self._clock = clock
         self.dry_run = dry_run
         self._rate_limiter = telegram_rate_limiter
+        self._telegram_setup = telegram_setup  # installs the handlers on the Application
+        self.polling = False
         self._rng = random.Random()
         self.publishers: dict[str, Publisher] = {}
         self.telegram: Application | None = None  # type: ignore[type-arg]
@@ -182,14 +185,47 @@ class Platforms:
 
         tg = self._settings.telegram
         if self.telegram is None:
-            self.telegram = await start_application(self._settings, self._rate_limiter)
+            application = await start_application(self._settings, self._rate_limiter)
+            if self._telegram_setup is not None:
+                self._telegram_setup(application)
+            self.telegram = application
         if tg.channel_id and "telegram" not in self.publishers:
             await check_channel(self.telegram.bot, tg.channel_id)
             self.publishers["telegram"] = TelegramPublisher(
                 self.telegram.bot, tg.channel_id, self._clock, self._settings.telegram
             )
 
+    async def start_polling(self) -> bool:
+        """Receive updates (long polling) once Telegram is connected; True when polling.
+        Called again after a reconnect, so a bot that could not start at first still does."""
+        if self.polling or self.telegram is None or self._telegram_setup is None:
+            return self.polling
+        from bot.telegram import ALLOWED_UPDATES, publish_commands
+
+        application = self.telegram
+        try:
+            await publish_commands(application.bot)
+        except Exception as exc:  # the commands menu is a nicety: never stop the bot for it
+            logger.warning("could not publish the command list: %s", type(exc).__name__)
+        await application.start()
+        assert application.updater is not None
+        await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
+        self.polling = True
+        logger.info("Telegram: receiving updates (long polling)")
+        return True
+
+    async def stop_polling(self) -> None:
+        if not self.polling or self.telegram is None:
+            return
+        application = self.telegram
+        if application.updater is not None and application.updater.running:
+            await application.updater.stop()
+        if application.running:
+            await application.stop()
+        self.polling = False
+
     async def aclose(self) -> None:
+        await self.stop_polling()
         for publisher in self.publishers.values():
             await publisher.close()
         self.publishers.clear()
