@@ -162,7 +162,10 @@ def make_settings(db_url: str, n: int) -> Settings:
     twitter = settings.twitter.model_copy(
         update={"daily_cap": 10 * n, "monthly_budget_usd": 1e9, "link": "none"}
     )
-    return settings.model_copy(update={"twitter": twitter})
+    # the ledger's own cost: Telegram's overall pace (kept in the database) lifted to its
+    # paid-broadcast maximum; each post goes to its own private chat (1 message/s per chat)
+    telegram = settings.telegram.model_copy(update={"messages_per_second": 1000})
+    return settings.model_copy(update={"twitter": twitter, "telegram": telegram})
 
 
 def with_sandbox(settings: Settings, telegram_url: str, x_url: str) -> Settings:
@@ -315,8 +318,8 @@ async def measure(
     return Result(label, total, len(report.sent), seconds, timings)
 
 
-def both(_: int) -> list[str]:
-    return ["x", "telegram:channel"]
+def both(index: int) -> list[str]:
+    return ["x", f"telegram:{100_000 + index}"]
 
 
 def x_only(_: int) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -76,7 +76,14 @@ class Container:
     def telegram(self) -> Application | None:  # type: ignore[type-arg]
         return self.platforms.telegram
 
-    def dispatcher(self, rng: random.Random | None = None) -> Dispatcher:
+    def dispatcher(
+        self,
+        rng: random.Random | None = None,
+        *,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+    ) -> Dispatcher:
+        """``sleep``: how the dispatcher waits for Telegram's overall pace (tests move their
+        clock instead of sleeping)."""
         from bot.services.dispatch import Dispatcher  # twitter-text: a slow import
 
         return Dispatcher(
@@ -91,6 +98,7 @@ class Container:
             real_clock=self.real_clock,
             waiting=self.platforms.waiting_reason,
             broadcast=self.platforms.telegram_configured,
+            sleep=sleep,
         )
 
     async def aclose(self) -> None:

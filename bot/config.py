@@ -151,6 +151,8 @@ class TelegramSettings(_Section):
     read_timeout_seconds: float = Field(default=5.0, gt=0)
     # a send that outlives its timeout may still arrive: wait long for sends, not for reads
     send_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Telegram's overall limit (30; up to 1000 with paid broadcasts), kept across processes
+    messages_per_second: int = Field(default=30, ge=1, le=1000)
 
     _token = field_validator("token")(_refuse_placeholder)
 

@@ -42,11 +42,16 @@ class Redactor:
         values = {s for s in secrets if s and len(s) >= _MIN_SECRET_CHARS}
         self._values = sorted(set(self._values) | values, key=len, reverse=True)
 
+    def replace(self, secrets: Iterable[str]) -> None:
+        self._values = []
+        self.add(secrets)
+
     def __call__(self, text: str) -> str:
+        text = _TOKEN.sub(lambda m: (m.group(1) or "") + "<token>", text)
         for value in self._values:
             if value in text:
                 text = text.replace(value, "<secret>")
-        return _TOKEN.sub(lambda m: (m.group(1) or "") + "<token>", text)
+        return text
 
 
 _redactor = Redactor()
@@ -121,7 +126,7 @@ def setup_logging(
 ) -> None:
     """Console handler (one line per record unless ``debug``) and, with ``log_file``, a
     rotating file that keeps full (redacted) tracebacks. Replaces the root handlers."""
-    register_secrets(secrets)
+    _redactor.replace(secrets)  # this process's secrets (a new setup replaces the old ones)
     handlers: list[logging.Handler] = []
     console = logging.StreamHandler()
     console.setFormatter(RedactingFormatter(SHORT_FORMAT if short else FORMAT, tracebacks=debug))

@@ -84,3 +84,32 @@ async def app(settings: Settings, clock: FrozenClock) -> AsyncIterator[Container
         yield container
     finally:
         await container.aclose()
+
+
+PG_ADMIN = os.environ.get("DIGESTBOT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database on the local service (dropped afterwards), as a
+    ``postgresql://`` URL; skipped, saying what it needs, when the service does not answer."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    try:
+        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        name = f"digestbot_{uuid.uuid4().hex[:10]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # the service is optional on developer machines
+        pytest.skip(
+            "needs the PostgreSQL service (127.0.0.1:5432 or DIGESTBOT_TEST_PG): "
+            f"{exc.__class__.__name__}"
+        )
+    try:
+        yield PG_ADMIN.rsplit("/", 1)[0].replace("postgresql+psycopg", "postgresql") + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -126,7 +126,7 @@ class Dispatcher:
         self._waiting = waiting or (lambda _platform: None)
         self._broadcast = broadcast  # Telegram is configured: subscribers get posts too
         self._sleep = sleep or asyncio.sleep  # tests pass one that moves their clock
-        self._pace = TelegramPace()
+        self._pace = TelegramPace(per_second=settings.telegram.messages_per_second)
         self._notifier = notifier
         self._rng = rng or random.Random()
         self._rule = slot_rule(settings.schedule)
@@ -323,8 +323,11 @@ class Dispatcher:
             assert outgoing.x_text is not None
             if not await self._claim_x(row, outgoing.x_text, lease, now, report, state, horizon):
                 return
-        elif not await self._claim_telegram(row, lease, now, report, horizon):
-            return  # another worker has it, or this chat must wait
+        else:
+            claimed_at = await self._claim_telegram(row, lease, now, report, horizon)
+            if claimed_at is None:
+                return  # another worker has it, or this chat must wait
+            now = claimed_at  # the overall pace may have waited: stamps must be exact
         if (
             row.state == "sending"
             and name == "telegram"
@@ -384,26 +387,26 @@ class Dispatcher:
         now: datetime,
         report: TickReport,
         horizon: repo.Horizon | None,
-    ) -> bool:
+    ) -> datetime | None:
         """Claim under Telegram's limits, kept in the database for every process: the overall
         limit makes this run wait (briefly, on the injected sleep); one chat's limit delays only
-        that chat's delivery."""
+        that chat's delivery. Returns the moment of the claim, None when not claimed."""
         for _ in range(100):
             verdict = await self._write(self._pace.claim, row, now, lease, horizon)
             if verdict.claimed:
-                return True
+                return now
             if verdict.wait <= 0:
-                return False  # another worker has it
+                return None  # another worker has it
             if not verdict.whole_platform:
-                await self._write(repo.postpone, row.id, now + timedelta(seconds=verdict.wait), now)
-                report.retrying.append(
-                    (row.post_id, row.destination, f"pacing {verdict.wait:.1f}s")
-                )
-                return False
+                due = now + timedelta(seconds=verdict.wait)
+                await self._write(repo.postpone, row.id, due, now)
+                wait = f"pacing {verdict.wait:.1f}s"
+                report.retrying.append((row.post_id, row.destination, wait))
+                return None
             await self._sleep(verdict.wait)
-            now = max(now, self._clock())
+            now = max(now + timedelta(seconds=verdict.wait), self._clock())
             lease = now + timedelta(seconds=self._delivery.lease_seconds)
-        return False
+        return None
 
     async def _set_probe(self, post_id: int | None, now: datetime) -> None:
         async with self._sessions.begin() as session:

@@ -193,6 +193,7 @@ class Delivery(Base):
             name="state",
         ),
         Index("ix_deliveries_state_due", "state", "due_at"),
+        Index("ix_deliveries_sent_at", "sent_at"),  # the X budget and Telegram's pace
     )
 
 

@@ -10,13 +10,11 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy import create_engine, insert, select
 
 from bot.sandbox import ServerThread, XState, make_x_app
 from bot.store.migrate import upgrade
@@ -25,7 +23,6 @@ from tests.builders import X_KEYS
 from tests.e2e.conftest import DIGESTBOT
 
 pytestmark = pytest.mark.slow
-PG_ADMIN = os.environ.get("DIGESTBOT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 WAITING = 12
 PROCESSES = 4
 
@@ -35,27 +32,13 @@ def _sync(url: str) -> str:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'cap.db'}"
-        upgrade(url)
-        yield url
-        return
-    try:
-        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        name = f"digestbot_{uuid.uuid4().hex[:10]}"
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        pytest.skip(f"needs the PostgreSQL service (DIGESTBOT_TEST_PG): {type(exc).__name__}")
-    url = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql+psycopg", "postgresql") + f"/{name}"
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    else:
+        url = request.getfixturevalue("pg_url")
+    upgrade(url)
+    return url
 
 
 def seed_waiting_x_deliveries(url: str, n: int) -> None:

@@ -4,13 +4,10 @@ posts stay; a cancelled digest post never blocks queueing a new one."""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from bot.cli import main
 from bot.store.migrate import upgrade
@@ -169,24 +166,8 @@ def test_rm_frees_the_slots_of_cancelled_posts(cli: Cli) -> None:
     assert left == first_slots[: len(left)]  # the posts left moved up into the freed slots
 
 
-PG_ADMIN = os.environ.get("DIGESTBOT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    try:
-        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            name = f"digestbot_{uuid.uuid4().hex[:10]}"
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # the service is optional on developer machines
-        pytest.skip(f"PostgreSQL not reachable: {exc.__class__.__name__}")
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0].replace("postgresql+psycopg", "postgresql") + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.mark.postgres

@@ -4,21 +4,16 @@ Uses the local service like test_migrations (a throw-away database); skipped whe
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from bot.app import Container, build
 from bot.clock import FrozenClock
 from bot.config import load_settings
 from bot.store.migrate import upgrade
 from tests.builders import item, store, weekly
-
-PG_ADMIN = os.environ.get("DIGESTBOT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 pytestmark = pytest.mark.postgres
 
@@ -35,22 +30,6 @@ ISSUE = weekly(
 )
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    try:
-        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            name = f"digestbot_{uuid.uuid4().hex[:10]}"
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # the service is optional on developer machines
-        pytest.skip(f"PostgreSQL not reachable: {exc.__class__.__name__}")
-    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        yield url.replace("postgresql+psycopg", "postgresql")
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture

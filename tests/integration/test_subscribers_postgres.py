@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from bot.app import Container, build
 from bot.clock import FrozenClock
@@ -18,27 +15,9 @@ from bot.store import subscribers as repo
 from bot.store.migrate import upgrade
 from tests.integration.test_browse import archive, big_archive, mark_sent, paper_posts
 
-PG_ADMIN = os.environ.get("DIGESTBOT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
 pytestmark = pytest.mark.postgres
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    try:
-        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            name = f"digestbot_{uuid.uuid4().hex[:10]}"
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # the service is optional on developer machines
-        pytest.skip(f"PostgreSQL not reachable: {exc.__class__.__name__}")
-    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        yield url.replace("postgresql+psycopg", "postgresql")
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture

@@ -29,4 +29,4 @@ def test_subscribers_migration_round_trip(tmp_path: Path) -> None:
     assert "subscribers" in inspect(engine).get_table_names()
     engine.dispose()
     report = check(url)
-    assert report.ok and report.current == "0003", report.differences
+    assert report.ok and report.current == "0004", report.differences
