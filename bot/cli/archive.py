@@ -10,7 +10,7 @@ from rich.text import Text
 
 from bot.app import Container
 from bot.cli import render
-from bot.cli.common import UserError, console, container, print_json
+from bot.cli.common import UserError, console, container, plural, print_json
 from bot.config import Settings
 from bot.domain.model import LANGUAGES, SECTIONS, SearchFilters, Section
 from bot.domain.search import QueryTooLong
@@ -98,7 +98,8 @@ async def _enqueue(args: argparse.Namespace, app: Container, report: ImportRepor
     keys = report.added + report.updated + report.unchanged
     queued = await app.queue.enqueue_issues(keys)
     return (
-        f"queued {len(queued.papers)} paper posts and {len(queued.digests)} digest posts "
+        f"queued {plural(len(queued.papers), 'paper post')} and "
+        f"{plural(len(queued.digests), 'digest post')} "
         f"({queued.already_known} already queued or posted, {queued.without_link} without "
         "a usable link skipped)"
     )
@@ -146,9 +147,10 @@ async def issues_rm_cmd(args: argparse.Namespace, settings: Settings) -> int:
 
 def _removal_line(removed: Removal) -> str:
     return (
-        f"removed {removed.key} ({', '.join(removed.languages)}): {removed.items} items, "
-        f"{removed.papers} papers nothing else used; cancelled {removed.cancelled_posts} "
-        "queued posts (sent posts stay in the ledger)"
+        f"removed {removed.key} ({', '.join(removed.languages)}): "
+        f"{plural(removed.items, 'item')}, {plural(removed.papers, 'paper')} nothing else used; "
+        f"cancelled {plural(removed.cancelled_posts, 'queued post')} (sent posts stay in the "
+        "ledger)"
     )
 
 

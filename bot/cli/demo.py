@@ -22,7 +22,7 @@ from rich.text import Text
 from bot.app import Container, connect_publishers
 from bot.cli import render
 from bot.cli.archive import print_report, print_search
-from bot.cli.common import console, container
+from bot.cli.common import console, container, plural
 from bot.cli.queue import print_queue
 from bot.clock import FrozenClock, system_clock
 from bot.config import Settings
@@ -104,7 +104,10 @@ async def _archive_tour(app: Container) -> bool:
         found_all &= bool(result.hits)
     queued = await app.queue.enqueue_issues(report.added)
     console.print(
-        Rule(f"the drip: {len(queued.papers)} papers and {len(queued.digests)} digest queued")
+        Rule(
+            f"the drip: {plural(len(queued.papers), 'paper')} and "
+            f"{plural(len(queued.digests), 'digest')} queued"
+        )
     )
     print_queue(await app.queue.view(), app.settings.schedule.timezone)
     return report.ok and found_all

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from rich.table import Table
 from rich.text import Text
 
+from bot.cli.common import plural
 from bot.domain.model import IssueSummary, ParsedIssue, SearchHit
 from bot.services.archive import ImportReport, Removal, SearchResult
 
@@ -100,7 +101,7 @@ def removal_json(removed: Removal) -> dict[str, Any]:
 
 
 def issues_table(rows: list[IssueSummary]) -> Table:
-    table = Table(title=f"{len(rows)} issues, newest first")
+    table = Table(title=f"{plural(len(rows), 'issue')}, newest first")
     for column in ("key", "lang", "kind", "dates", "items", "picks", "warnings", "title"):
         table.add_column(column, overflow="fold")
     for s in rows:

@@ -12,16 +12,25 @@ logger = logging.getLogger(__name__)
 class Notifier(Protocol):
     async def alert(self, text: str) -> None: ...
 
+    async def progress(self, key: str, text: str) -> None:
+        """A status that changes (a long broadcast): one message per ``key``, edited."""
+        ...
+
 
 class LogNotifier:
     """Keeps every alert (tests read ``alerts``) and logs it."""
 
     def __init__(self) -> None:
         self.alerts: list[str] = []
+        self.progress_notes: dict[str, str] = {}  # key -> the latest text
 
     async def alert(self, text: str) -> None:
         self.alerts.append(text)
         logger.warning("maintainer alert: %s", text)
+
+    async def progress(self, key: str, text: str) -> None:
+        self.progress_notes[key] = text
+        logger.info("%s", text)
 
 
 class TelegramNotifier(LogNotifier):

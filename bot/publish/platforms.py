@@ -143,9 +143,7 @@ class Platforms:
         if name == "telegram":
             if self.dry_run:
                 return "telegram" in self.publishers
-            wants_channel = CHANNEL in self.destinations
-            has_channel = "telegram" in self.publishers
-            return self.telegram is not None and (has_channel or not wants_channel)
+            return self.telegram is not None and "telegram" in self.publishers
         return name in self.publishers
 
     async def _failed(self, link: Link, problem: str, now: datetime) -> str:
@@ -189,8 +187,9 @@ class Platforms:
             if self._telegram_setup is not None:
                 self._telegram_setup(application)
             self.telegram = application
-        if tg.channel_id and "telegram" not in self.publishers:
-            await check_channel(self.telegram.bot, tg.channel_id)
+        if "telegram" not in self.publishers:
+            if tg.channel_id:  # subscribers need no channel: check it only when there is one
+                await check_channel(self.telegram.bot, tg.channel_id)
             self.publishers["telegram"] = TelegramPublisher(
                 self.telegram.bot, tg.channel_id, self._clock, self._settings.telegram
             )
@@ -241,6 +240,27 @@ class _PlatformNotifier(LogNotifier):
         super().__init__()
         self._platforms = platforms
         self._maintainers = list(maintainers)
+        self._shown: dict[tuple[str, int], int] = {}  # (key, chat) -> message id to edit
+
+    async def progress(self, key: str, text: str) -> None:
+        """Logged; while Telegram is connected, one message per maintainer, edited in place."""
+        previous = self.progress_notes.get(key)
+        await super().progress(key, text)
+        app = self._platforms.telegram
+        if app is None or previous == text:
+            return
+        for chat_id in self._maintainers:
+            try:
+                shown = self._shown.get((key, chat_id))
+                if shown is None:
+                    message = await app.bot.send_message(chat_id, f"digestbot: {text}"[:4000])
+                    self._shown[(key, chat_id)] = message.message_id
+                else:
+                    await app.bot.edit_message_text(
+                        f"digestbot: {text}"[:4000], chat_id=chat_id, message_id=shown
+                    )
+            except Exception as exc:  # progress is a courtesy: never break dispatching
+                logger.warning("could not show progress to %s: %s", chat_id, type(exc).__name__)
 
     async def alert(self, text: str) -> None:
         await super().alert(text)

@@ -53,6 +53,7 @@ from bot.store.models import Delivery
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_ROUNDS = 1000
+LONG_BROADCAST = 100  # subscribers: from this many on, the maintainer sees the progress
 AUTH_PAUSE_SECONDS = 600.0  # rejected credentials: look again after this long
 WRITE_TRIES = 3  # a ledger write that meets a locked database is tried this often
 
@@ -68,6 +69,7 @@ class _Round:
 
     paused: set[str]
     composed: dict[int, Outgoing | None] = field(default_factory=dict)
+    broadcasts: set[int] = field(default_factory=set)  # posts sent to subscribers this run
     probing: bool = False
     probed: bool = False
 
@@ -264,6 +266,17 @@ class Dispatcher:
             if reason is not None and name not in state.paused:
                 state.paused.add(name)
                 report.waiting.append(reason)
+        await self._deliver_rounds(now, report, state, tried, horizon)
+        await self._show_broadcasts(state.broadcasts)
+
+    async def _deliver_rounds(
+        self,
+        now: datetime,
+        report: TickReport,
+        state: _Round,
+        tried: set[int],
+        horizon: repo.Horizon | None,
+    ) -> None:
         for _ in range(MAX_ROUNDS):
             if self._stopping:
                 return
@@ -348,10 +361,32 @@ class Dispatcher:
             await self._on_error(row, Transient(f"{type(exc).__name__}: {exc}"), now, report)
             return
         await self._on_sent(row, outgoing, result, now, report)
+        if subscriber_chat(row.destination) is not None:
+            state.broadcasts.add(row.post_id)
         if name == "telegram" and state.probing:
             state.probing = state.probed = False
             await self._set_probe(None, now)
             logger.info("Telegram confirmed a send: back to normal pace")
+
+    async def _show_broadcasts(self, posts: set[int]) -> None:
+        """A long broadcast's progress for the maintainer: sent / total and failures, one
+        message per post edited in place, "finished" at the end."""
+        for post_id in sorted(posts):
+            async with self._sessions() as session:
+                counts = await repo.broadcast_counts(session, post_id)
+            total = sum(counts.values())
+            if total < LONG_BROADCAST:
+                continue
+            sent = counts.get("sent", 0)
+            blocked = counts.get("cancelled", 0)
+            failed = sum(counts.get(s, 0) for s in ("failed", "dead", "parked"))
+            waiting = counts.get("pending", 0) + counts.get("sending", 0)
+            done = "finished" if not waiting else f"{waiting:,} to go"
+            await self._notifier.progress(
+                f"broadcast:{post_id}",
+                f"broadcast of post {post_id}: {sent:,} / {total:,} sent, {blocked:,} blocked, "
+                f"{failed:,} failed; {done}",
+            )
 
     async def _claim_x(
         self,

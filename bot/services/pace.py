@@ -18,6 +18,12 @@ from bot.publish.base import CHANNEL
 from bot.store import queue as repo
 from bot.store.models import Delivery
 
+# a claim is stamped a moment before Telegram receives the request, and that moment varies:
+# windows a little longer than Telegram's keep a late arrival from making a burst
+MARGIN = timedelta(milliseconds=50)
+SECOND = timedelta(seconds=1) + MARGIN
+MINUTE = timedelta(minutes=1) + MARGIN
+
 
 @dataclass(frozen=True, slots=True)
 class PaceVerdict:
@@ -54,22 +60,22 @@ class TelegramPace:
         repo.take_lock_sync(session, "telegram-pace", now)
         if not repo.claimable(session, delivery, now, horizon):
             return PaceVerdict(False)  # another worker has it
-        second = now - timedelta(seconds=1)
+        second = now - SECOND
         overall = repo.telegram_stamps(session, second, now)
         if len(overall) >= self.per_second:
-            wait = overall[-self.per_second] + timedelta(seconds=1) - now
+            wait = overall[-self.per_second] + SECOND - now
             return PaceVerdict(False, max(0.01, wait.total_seconds()), True)
         destination = delivery.destination
         mine = repo.telegram_stamps(session, second, now, destination=destination)
         if len(mine) >= self.chat_per_second:
-            wait = mine[-self.chat_per_second] + timedelta(seconds=1) - now
+            wait = mine[-self.chat_per_second] + SECOND - now
             return PaceVerdict(False, max(0.01, wait.total_seconds()))
         if is_group(destination):
             minute = repo.telegram_stamps(
-                session, now - timedelta(minutes=1), now, destination=destination
+                session, now - MINUTE, now, destination=destination
             )
             if len(minute) >= self.group_per_minute:
-                wait = minute[-self.group_per_minute] + timedelta(minutes=1) - now
+                wait = minute[-self.group_per_minute] + MINUTE - now
                 return PaceVerdict(False, max(0.01, wait.total_seconds()))
         won = repo.claim(session, delivery, now, lease_until, reserve_usd=0.0, horizon=horizon)
         return PaceVerdict(won)

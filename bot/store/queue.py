@@ -343,6 +343,20 @@ def telegram_stamps(
     return sorted(stamp for stamp in session.scalars(stmt) if stamp is not None)
 
 
+async def broadcast_counts(session: AsyncSession, post_id: int) -> dict[str, int]:
+    """Delivery states of a post's subscriber deliveries (private chats), with their counts."""
+    rows = await session.execute(
+        select(Delivery.state, func.count())
+        .where(
+            Delivery.post_id == post_id,
+            Delivery.destination.startswith("telegram:"),
+            Delivery.destination != "telegram:channel",
+        )
+        .group_by(Delivery.state)
+    )
+    return {state: int(count) for state, count in rows}
+
+
 def cancel_chat(session: Session, /, destination: str, now: datetime, reason: str) -> int:
     """Every pending delivery to one chat is cancelled (the subscriber blocked the bot)."""
     result = session.execute(

@@ -22,6 +22,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("lift_ptb_limiter")]
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # Monday 17:00 Tokyo; first slot 19:00
 SLOT = datetime(2026, 3, 2, 10, 0, 30, tzinfo=UTC)
 FIRST_CHAT = 500_000
+MAINTAINER = 777
 
 
 async def add_subscribers(rig_app: object, n: int, clock: FrozenClock) -> list[int]:
@@ -75,7 +76,11 @@ async def test_a_broadcast_to_2000_subscribers_keeps_every_limit(
         clock.advance(seconds=seconds)
 
     await prepare_queue(settings, FrozenClock(T0), comments(2))
-    async with open_rig(settings, clock, telegram=telegram) as rig:
+    telegram.users.add(MAINTAINER)
+    with_maintainer = settings.model_copy(
+        update={"telegram": settings.telegram.model_copy(update={"maintainer_ids": [MAINTAINER]})}
+    )
+    async with open_rig(with_maintainer, clock, telegram=telegram) as rig:
         await add_subscribers(rig.app, n, clock)
         dispatcher = rig.app.dispatcher(random.Random(1), sleep=sleep)
         clock.set(SLOT)
@@ -93,8 +98,10 @@ async def test_a_broadcast_to_2000_subscribers_keeps_every_limit(
                 (await session.execute(select(Subscriber.chat_id, Subscriber.state))).all()
             )
             ledger = list(await session.scalars(select(Delivery)))
+        notes = rig.app.notifier.progress_notes  # type: ignore[attr-defined]
 
     private = [m for m in telegram.sent if m.chat_id >= FIRST_CHAT]
+    assert not [r for r in telegram.rejected if r.error_code not in (403, 429)]
     per_chat = Counter(m.chat_id for m in private)
     reachable = set(chats) - blocked
     assert set(per_chat) == reachable  # nobody missed
@@ -110,6 +117,12 @@ async def test_a_broadcast_to_2000_subscribers_keeps_every_limit(
     assert all(d.state in ("sent", "cancelled") for d in ledger)
     assert sum(d.duplicates for d in ledger) == 0
     assert telegram.messages(CHANNEL)  # the channel got its post too
+    # the maintainer saw the progress (one message per post, edited) and its end
+    [note] = [t for k, t in notes.items() if k.startswith("broadcast:")]
+    assert f"{n - len(blocked):,} / {n:,} sent, {len(blocked):,} blocked" in note
+    assert note.endswith("finished")
+    [shown] = telegram.messages(MAINTAINER)  # one message, edited in place
+    assert shown.edits and note in shown.text
 
 
 class Killed(BaseException):

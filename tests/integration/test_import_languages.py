@@ -148,7 +148,7 @@ def test_enqueue_both_languages_queues_each_paper_once_and_one_digest(
 ) -> None:
     code, out, err = cli("import", *order, "--enqueue")
     assert code == 0, err
-    assert "queued 3 paper posts and 1 digest posts" in out
+    assert "queued 3 paper posts and 1 digest post" in out
     posts = rows(as_json(cli, "queue", "list"), "posts")
     papers = [p["paper"] for p in posts if p["kind"] == "paper"]
     assert sorted(papers) == [  # type: ignore[type-var]

@@ -128,7 +128,7 @@ def test_rm_cancels_queued_posts_keeps_sent_ones_and_allows_requeueing(cli: Cli,
         ("https://blog.example.org/attention-tour",),
     ]
     code, out, _ = cli("import", EN, "--enqueue")
-    assert code == 0 and "queued 2 paper posts and 1 digest posts" in out
+    assert code == 0 and "queued 2 paper posts and 1 digest post" in out
     again = posts(cli)
     assert sorted(str(p["paper"]) for p in again if p["kind"] == "paper") == [
         "arxiv:2012.00002",
@@ -144,7 +144,7 @@ def test_a_cancelled_digest_post_does_not_block_a_new_one(cli: Cli) -> None:
     assert not [p for p in posts(cli) if p["kind"] == "digest"]
     code, out, err = cli("import", EN, "--enqueue")  # unchanged, but queued again
     assert code == 0, err
-    assert "and 1 digest posts" in out
+    assert "and 1 digest post" in out
     assert [p["url"] for p in posts(cli) if p["kind"] == "digest"] == [digest["url"]]
 
 
@@ -184,7 +184,7 @@ def test_languages_and_rm_on_postgres(
 
     code, out, err = run("import", EN, ZH, "--enqueue")
     assert code == 0, err
-    assert "queued 3 paper posts and 1 digest posts" in out
+    assert "queued 3 paper posts and 1 digest post" in out
     listed = rows(as_json(run, "issues"), "issues")
     assert [i["language"] for i in listed] == ["en", "zh"]
     digest = next(p for p in posts(run) if p["kind"] == "digest")
@@ -199,4 +199,4 @@ def test_languages_and_rm_on_postgres(
     }
     code, out, err = run("import", EN, "--enqueue")
     assert code == 0, err
-    assert "queued 3 paper posts and 1 digest posts" in out
+    assert "queued 3 paper posts and 1 digest post" in out
