@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import SecretStr
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from telegram.ext import AIORateLimiter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -39,8 +39,8 @@ from bot.sandbox import (
     make_telegram_app,
 )
 from bot.store.migrate import upgrade
-from bot.store.models import Delivery, Subscriber
-from tests.builders import TELEGRAM_TOKEN, item, store, weekly
+from bot.store.models import Delivery
+from tests.builders import TELEGRAM_TOKEN, add_subscribers, item, store, weekly
 
 FIRST = 1_000_000
 
@@ -78,23 +78,8 @@ async def one_run(label: str, n: int, *, latency: float, limit: int) -> None:
         try:
             await store(setup, weekly("2026-W02", [item(1, "Broadcast.", arxiv="2601.00001")]))
             await setup.queue.enqueue_issues(["2026-W02"])
-            now = past()
-            rows = [
-                {
-                    "chat_id": c,
-                    "language": "en",
-                    "receive": "drip",
-                    "timezone": "UTC",
-                    "state": "active",
-                    "subscribed": True,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for c in range(FIRST, FIRST + n)
-            ]
-            async with setup.sessions.begin() as session:
-                for start in range(0, n, 500):
-                    await session.execute(insert(Subscriber).values(rows[start : start + 500]))
+            subscribers = range(FIRST, FIRST + n)
+            await add_subscribers(setup, subscribers, past(), receive="drip")
         finally:
             await setup.aclose()
         app = build(settings, telegram_rate_limiter=unlimited)

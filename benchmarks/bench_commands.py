@@ -42,7 +42,6 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
-from sqlalchemy import insert
 from telegram import Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, MessageHandler, filters
 
@@ -56,9 +55,8 @@ from bot.clock import FrozenClock
 from bot.config import Settings, load_settings
 from bot.sandbox import ServerThread, TelegramState, make_telegram_app, running
 from bot.store.migrate import upgrade
-from bot.store.models import Subscriber
 from bot.telegram import Services, install
-from tests.builders import TELEGRAM_TOKEN, item, store, weekly
+from tests.builders import TELEGRAM_TOKEN, add_subscribers, item, store, weekly
 
 TARGET_P95_MS = 30.0
 TARGET_RATIO = 0.70
@@ -97,26 +95,6 @@ def broadcast_settings(db: str, url: str) -> Settings:
     return settings.model_copy(update={"telegram": telegram})
 
 
-async def add_subscribers(app: Container, n: int) -> None:
-    now = NOW
-    rows = [
-        {
-            "chat_id": c,
-            "language": "en",
-            "receive": "drip",
-            "timezone": "UTC",
-            "state": "active",
-            "subscribed": True,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for c in range(FIRST_SUBSCRIBER, FIRST_SUBSCRIBER + n)
-    ]
-    async with app.sessions.begin() as session:
-        for start in range(0, n, 500):
-            await session.execute(insert(Subscriber).values(rows[start : start + 500]))
-
-
 async def measure_memory(n: int, tick_limit: float) -> None:
     gc.collect()
     base, _ = rss_mib()
@@ -133,7 +111,9 @@ async def measure_memory(n: int, tick_limit: float) -> None:
         try:
             await store(setup, weekly("2026-W02", [item(1, "Broadcast.", arxiv="2601.00001")]))
             await setup.queue.enqueue_issues(["2026-W02"])
-            await add_subscribers(setup, n)
+            await add_subscribers(
+                setup, range(FIRST_SUBSCRIBER, FIRST_SUBSCRIBER + n), NOW, receive="drip"
+            )
         finally:
             await setup.aclose()
         app = build(settings, telegram_rate_limiter=unlimited)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Sequence
+from datetime import date, datetime
 
 from bot.app import Container
 from bot.domain.model import ParsedIssue, ParsedItem, Section
@@ -76,3 +77,34 @@ async def store(app: Container, *issues: ParsedIssue) -> None:
             await session.run_sync(
                 repo.upsert_issue, issue, source="test", digest=str(hash(issue)), now=app.clock()
             )
+
+
+async def add_subscribers(
+    app: Container,
+    chats: Sequence[int],
+    now: datetime,
+    *,
+    receive: str = "both",
+    timezone: str = "UTC",
+) -> None:
+    """Active subscribers for these chats, inserted in batches (thousands in a test)."""
+    from sqlalchemy import insert
+
+    from bot.store.models import Subscriber
+
+    rows = [
+        {
+            "chat_id": chat,
+            "language": "en",
+            "receive": receive,
+            "timezone": timezone,
+            "state": "active",
+            "subscribed": True,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for chat in chats
+    ]
+    async with app.sessions.begin() as session:
+        for start in range(0, len(rows), 500):
+            await session.execute(insert(Subscriber).values(rows[start : start + 500]))

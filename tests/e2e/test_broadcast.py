@@ -11,13 +11,15 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
+from bot.app import Container
 from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.publish.base import Outgoing, Sent
 from bot.sandbox import FaultInjector, FaultKind, TelegramState
 from bot.store.models import Delivery, Subscriber
+from tests.builders import add_subscribers
 from tests.e2e.conftest import CHANNEL, comments, make_states, open_rig, prepare_queue
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("lift_ptb_limiter")]
@@ -27,27 +29,9 @@ FIRST_CHAT = 500_000
 MAINTAINER = 777
 
 
-async def add_subscribers(rig_app: object, n: int, clock: FrozenClock) -> list[int]:
-    from bot.app import Container
-
-    assert isinstance(rig_app, Container)
+async def subscribe_many(app: Container, n: int, clock: FrozenClock) -> list[int]:
     chats = list(range(FIRST_CHAT, FIRST_CHAT + n))
-    rows = [
-        {
-            "chat_id": chat,
-            "language": "en",
-            "receive": "both",
-            "timezone": "Asia/Tokyo",
-            "state": "active",
-            "subscribed": True,
-            "created_at": clock(),
-            "updated_at": clock(),
-        }
-        for chat in chats
-    ]
-    async with rig_app.sessions.begin() as session:
-        for start in range(0, n, 500):
-            await session.execute(insert(Subscriber).values(rows[start : start + 500]))
+    await add_subscribers(app, chats, clock(), timezone="Asia/Tokyo")
     return chats
 
 
@@ -84,7 +68,7 @@ async def test_a_broadcast_to_2000_subscribers_keeps_every_limit(
         update={"telegram": settings.telegram.model_copy(update=maintainer)}
     )
     async with open_rig(with_maintainer, clock, telegram=telegram) as rig:
-        await add_subscribers(rig.app, n, clock)
+        await subscribe_many(rig.app, n, clock)
         dispatcher = rig.app.dispatcher(random.Random(1), sleep=sleep)
         clock.set(SLOT)
         for _ in range(200):
@@ -148,7 +132,7 @@ async def test_a_broadcast_cut_by_a_crash_resumes_where_it_stopped(
 
     await prepare_queue(settings, FrozenClock(T0), comments(1))
     async with open_rig(settings, clock, telegram=telegram) as rig:
-        await add_subscribers(rig.app, n, clock)
+        await subscribe_many(rig.app, n, clock)
         publisher = rig.app.publishers["telegram"]
         real_send = publisher.send
 
@@ -209,7 +193,7 @@ async def test_broadcast_in_real_time_keeps_the_limits(settings: Settings) -> No
         )
         setup = build(live, FrozenClock(T0))
         try:
-            await add_subscribers(setup, n, FrozenClock(T0))
+            await subscribe_many(setup, n, FrozenClock(T0))
         finally:
             await setup.aclose()
         app = build(live, telegram_rate_limiter=unlimited_ptb_limiter)  # the real clock

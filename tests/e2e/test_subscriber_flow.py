@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -22,7 +19,7 @@ from bot.config import load_settings
 from bot.sandbox import ServerThread, TelegramState, XState, make_telegram_app, make_x_app
 from bot.store.models import Subscriber
 from tests.builders import TELEGRAM_TOKEN, X_KEYS
-from tests.integration.test_worker import _prepare, wait_for
+from tests.integration.test_worker import _prepare, start_run, wait_for
 
 pytestmark = pytest.mark.slow
 READER, GONE, VISITOR = 4242, 4343, 4444
@@ -74,24 +71,7 @@ def test_run_answers_subscribers_and_broadcasts_to_them(db_url: str, tmp_path: P
     tg.push_update(command(VISITOR, "/start"))  # received by long polling, answered
     tg.push_update(command(VISITOR, "/subscribe"))
     with ServerThread(make_telegram_app(tg)) as tg_url, ServerThread(make_x_app(xs)) as x_url:
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("DIGESTBOT_")},
-            "DIGESTBOT_DATABASE_URL": db_url,
-            "DIGESTBOT_TELEGRAM__TOKEN": TELEGRAM_TOKEN,
-            "DIGESTBOT_TELEGRAM__API_BASE_URL": tg_url,
-            "DIGESTBOT_TELEGRAM__CHANNEL_ID": "@flow",
-            "DIGESTBOT_DELIVERY__POLL_SECONDS": "0.3",
-            "DIGESTBOT_TWITTER__API_BASE_URL": x_url,
-            **{f"DIGESTBOT_TWITTER__{k.upper()}": v for k, v in X_KEYS.items()},
-        }
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"],
-            env=env,
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        proc = start_run(db_url, tg_url, x_url, "@flow", tmp_path, DELIVERY__POLL_SECONDS="0.3")
         try:
             # the drip post (and the overdue digest) in the subscriber's private chat
             assert wait_for(lambda: len(tg.messages(READER)) >= 2), "no private-chat posts"

@@ -33,6 +33,31 @@ def wait_for(condition: Callable[[], bool], deadline: float = 60.0) -> bool:
     return True
 
 
+def start_run(
+    db_url: str, telegram_url: str, x_url: str, channel: str, cwd: Path, **settings: str
+) -> subprocess.Popen[str]:
+    """``python -m bot run`` against the fakes (both credentials set), output merged;
+    ``settings``: more DIGESTBOT_ variables, e.g. ``DELIVERY__POLL_SECONDS="0.2"``."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("DIGESTBOT_")},
+        "DIGESTBOT_DATABASE_URL": db_url,
+        "DIGESTBOT_TELEGRAM__TOKEN": TELEGRAM_TOKEN,
+        "DIGESTBOT_TELEGRAM__API_BASE_URL": telegram_url,
+        "DIGESTBOT_TELEGRAM__CHANNEL_ID": channel,
+        "DIGESTBOT_TWITTER__API_BASE_URL": x_url,
+        **{f"DIGESTBOT_TWITTER__{k.upper()}": v for k, v in X_KEYS.items()},
+        **{f"DIGESTBOT_{k}": v for k, v in settings.items()},
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
 async def _prepare(db_url: str) -> None:
     # queued a week ago: every slot is in the past for the real clock
     app = build(load_settings(database_url=db_url), FrozenClock(datetime(2026, 1, 5, tzinfo=UTC)))
@@ -48,23 +73,7 @@ def test_run_publishes_due_post_and_stops_on_sigterm(db_url: str, tmp_path: Path
     asyncio.run(_prepare(db_url))
     tg, xs = TelegramState(chats={"@worker_test"}), XState(**X_KEYS)
     with ServerThread(make_telegram_app(tg)) as tg_url, ServerThread(make_x_app(xs)) as x_url:
-        env = {
-            **os.environ,
-            "DIGESTBOT_DATABASE_URL": db_url,
-            "DIGESTBOT_TELEGRAM__TOKEN": TELEGRAM_TOKEN,
-            "DIGESTBOT_TELEGRAM__API_BASE_URL": tg_url,
-            "DIGESTBOT_TELEGRAM__CHANNEL_ID": "@worker_test",
-            "DIGESTBOT_TWITTER__API_BASE_URL": x_url,
-            **{f"DIGESTBOT_TWITTER__{k.upper()}": v for k, v in X_KEYS.items()},
-        }
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"],
-            env=env,
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        proc = start_run(db_url, tg_url, x_url, "@worker_test", tmp_path)
         try:
             wait_for(lambda: len(xs.posts) >= 2 and len(tg.sent) >= 2)
             proc.send_signal(signal.SIGTERM)

@@ -4,26 +4,17 @@ told once, and Telegram's posts go out by themselves when the API comes back."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bot.sandbox import ServerThread, TelegramState, XState, make_telegram_app, make_x_app
 from tests.builders import TELEGRAM_TOKEN, X_KEYS
-from tests.integration.test_worker import _prepare, wait_for
+from tests.integration.test_platform_trouble import free_port
+from tests.integration.test_worker import _prepare, start_run, wait_for
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_run_survives_telegram_down_at_start_and_recovers(db_url: str, tmp_path: Path) -> None:
@@ -31,25 +22,15 @@ def test_run_survives_telegram_down_at_start_and_recovers(db_url: str, tmp_path:
     port = free_port()
     tg, xs = TelegramState(chats={"@recovery"}, limits_enabled=False), XState(**X_KEYS)
     with ServerThread(make_x_app(xs)) as x_url:
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("DIGESTBOT_")},
-            "DIGESTBOT_DATABASE_URL": db_url,
-            "DIGESTBOT_TELEGRAM__TOKEN": TELEGRAM_TOKEN,
-            "DIGESTBOT_TELEGRAM__API_BASE_URL": f"http://127.0.0.1:{port}",
-            "DIGESTBOT_TELEGRAM__CHANNEL_ID": "@recovery",
-            "DIGESTBOT_DELIVERY__POLL_SECONDS": "0.2",
-            "DIGESTBOT_DELIVERY__RECONNECT_BASE_SECONDS": "0.2",
-            "DIGESTBOT_DELIVERY__RECONNECT_CAP_SECONDS": "0.5",
-            "DIGESTBOT_TWITTER__API_BASE_URL": x_url,
-            **{f"DIGESTBOT_TWITTER__{k.upper()}": v for k, v in X_KEYS.items()},
-        }
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"],
-            env=env,
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+        proc = start_run(
+            db_url,
+            f"http://127.0.0.1:{port}",
+            x_url,
+            "@recovery",
+            tmp_path,
+            DELIVERY__POLL_SECONDS="0.2",
+            DELIVERY__RECONNECT_BASE_SECONDS="0.2",
+            DELIVERY__RECONNECT_CAP_SECONDS="0.5",
         )
         try:
             assert wait_for(lambda: len(xs.posts) >= 2), "X must go on while Telegram is down"
