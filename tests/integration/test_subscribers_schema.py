@@ -8,6 +8,7 @@ from alembic import command
 from sqlalchemy import create_engine, inspect, text
 
 from bot.store.migrate import alembic_config, check, upgrade
+from tests.integration.test_migrations import LATEST
 
 
 def test_subscribers_migration_round_trip(tmp_path: Path) -> None:
@@ -29,4 +30,4 @@ def test_subscribers_migration_round_trip(tmp_path: Path) -> None:
     assert "subscribers" in inspect(engine).get_table_names()
     engine.dispose()
     report = check(url)
-    assert report.ok and report.current == "0004", report.differences
+    assert report.ok and report.current == LATEST, report.differences
