@@ -15,6 +15,12 @@ the memory of a container that broadcast one post to 10,000 subscribers.
 2. Throughput: the same commands back to back through our bot and through a bare PTB echo bot
    (one MessageHandler replying with the text) against the same fake, best of ``--rounds``;
    then again with PTB ``concurrent_updates=--concurrency``. Target >= 70% of the echo bot.
+   At 100,000 items the archive search itself dominates a /search command, so the same
+   comparison is also made with the browsing commands (``/week``, ``/latest``, ``/help`` in
+   turn), whose cost is the bot's own layers. Also printed: process CPU per command (this
+   process runs the bot, the echo bot and the fake: CPU is steadier than wall time on a
+   loaded machine). ``--limiter``: our bot with PTB's AIORateLimiter, limits off (what it
+   costs; in ``run`` replies also share Telegram's 30 msg/s overall budget).
 3. Memory: RSS (VmRSS, and the peak VmHWM, from /proc/self/status) of a container with
    10,000 subscribers in its database after ``release_due`` (audience worked out, delivery
    rows made) and after one dispatcher tick sending them to the fake (its limits off, our
@@ -41,6 +47,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
 from pydantic import SecretStr
 from telegram import Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, MessageHandler, filters
@@ -65,6 +72,8 @@ FIRST_USER = 2_000_000
 USERS = 50  # commands rotate over this many private chats, so most come from returning users
 STEP_S = 1.0  # the services' clock moves this much per command: each user 1.2/min, no flooding
 FIRST_SUBSCRIBER = 1_000_000
+BROWSING = ("/week", "/latest", "/help")  # commands whose cost is the bot's own layers
+BROWSING_LABEL = "/week /latest /help"
 AnyApp = Application[Any, Any, Any, Any, Any, Any]
 
 
@@ -145,33 +154,60 @@ async def measure_memory(n: int, tick_limit: float) -> None:
 
 
 # ---------------------------------------------------------------- bots
+class FakeMeter:
+    """CPU seconds the fake spends in its request handlers (validating, parsing the HTML of
+    a reply, building the answer): Telegram's side, not the bot's. ``middleware`` reads this
+    thread's CPU clock around each handler (they do not await anything slow)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+        @web.middleware
+        async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+            started = time.thread_time()
+            try:
+                response: web.StreamResponse = await handler(request)
+                return response
+            finally:
+                self.seconds += time.thread_time() - started
+
+        self.middleware = middleware
+
+
+METER = FakeMeter()
+
+
 @contextlib.asynccontextmanager
 async def fake_api(state: TelegramState, mode: str) -> AsyncIterator[str]:
+    app = make_telegram_app(state)
+    app.middlewares.append(METER.middleware)
     if mode == "thread":
-        with ServerThread(make_telegram_app(state)) as url:
+        with ServerThread(app) as url:
             yield url
     else:
-        async with running(make_telegram_app(state)) as url:
+        async with running(app) as url:
             yield url
 
 
-def application(url: str, concurrency: int) -> AnyApp:
-    return (
+def application(url: str, concurrency: int, *, limiter: bool = False) -> AnyApp:
+    builder = (
         ApplicationBuilder()
         .token(TELEGRAM_TOKEN)
         .base_url(f"{url}/bot")
         .base_file_url(f"{url}/file/bot")
         .concurrent_updates(concurrency if concurrency > 1 else False)
-        .build()
     )
+    if limiter:
+        builder = builder.rate_limiter(unlimited())
+    return builder.build()
 
 
 @contextlib.asynccontextmanager
 async def bots(
-    url: str, app: Container, clock: FrozenClock, concurrency: int
+    url: str, app: Container, clock: FrozenClock, concurrency: int, *, limiter: bool = False
 ) -> AsyncIterator[tuple[AnyApp, AnyApp]]:
     """Ours (every handler of bot.telegram) and a bare echo bot, both initialized."""
-    ours = application(url, concurrency)
+    ours = application(url, concurrency, limiter=limiter)
     install(ours, Services(app.archive, app.browse, app.subscribers, app.settings, clock))
     bare = application(url, concurrency)
     bare.add_handler(MessageHandler(filters.TEXT, echo))
@@ -238,12 +274,17 @@ async def round_trips(app: AnyApp, feeder: Feeder, texts: Sequence[str]) -> list
     return timings
 
 
-async def throughput(app: AnyApp, feeder: Feeder, texts: Sequence[str]) -> float:
-    """Commands a second: one after another (PTB's default), or all handed over at once to an
-    Application with ``concurrent_updates`` (which then bounds how many run together)."""
+async def throughput(
+    app: AnyApp, feeder: Feeder, texts: Sequence[str]
+) -> tuple[float, float, float]:
+    """(commands a second, process CPU ms per command, of which the fake's handlers): one
+    after another (PTB's default), or all handed over at once to an Application with
+    ``concurrent_updates`` (which then bounds how many run together)."""
     state = feeder.state
     updates = [Update.de_json(feeder.update(t, n), app.bot) for n, t in enumerate(texts)]
     before = len(state.sent)
+    fake = METER.seconds
+    cpu = time.process_time()
     started = time.perf_counter()
     if app.concurrent_updates > 1:
         await asyncio.gather(*(app.process_update(u) for u in updates))
@@ -251,9 +292,11 @@ async def throughput(app: AnyApp, feeder: Feeder, texts: Sequence[str]) -> float
         for update in updates:
             await app.process_update(update)
     seconds = time.perf_counter() - started
+    cpu_ms = (time.process_time() - cpu) * 1000 / len(updates)
+    fake_ms = (METER.seconds - fake) * 1000 / len(updates)
     if len(state.sent) - before != len(updates):
         print(f"  warning: {len(state.sent) - before} replies to {len(updates)} commands")
-    return len(updates) / seconds
+    return len(updates) / seconds, cpu_ms, fake_ms
 
 
 def summary(label: str, ms: Sequence[float]) -> str:
@@ -266,15 +309,28 @@ def summary(label: str, ms: Sequence[float]) -> str:
 
 
 async def compare_throughput(
-    ours: AnyApp, bare: AnyApp, feeder: Feeder, texts: Sequence[str], rounds: int
+    ours: AnyApp,
+    bare: AnyApp,
+    feeder: Feeder,
+    texts: Sequence[str],
+    rounds: int,
+    label: str = "/search",
 ) -> None:
     ours_rates: list[float] = []
     echo_rates: list[float] = []
+    ours_cpu: list[tuple[float, float]] = []
+    echo_cpu: list[tuple[float, float]] = []
     for _ in range(rounds):  # alternate, so that drift hits both alike
-        ours_rates.append(await throughput(ours, feeder, texts))
-        echo_rates.append(await throughput(bare, feeder, texts))
+        rate, cpu, fake = await throughput(ours, feeder, texts)
+        ours_rates.append(rate)
+        ours_cpu.append((cpu, fake))
+        rate, cpu, fake = await throughput(bare, feeder, texts)
+        echo_rates.append(rate)
+        echo_cpu.append((cpu, fake))
     best_ours, best_echo = max(ours_rates), max(echo_rates)
     ratio = best_ours / best_echo
+    (o_cpu, o_fake), (e_cpu, e_fake) = min(ours_cpu), min(echo_cpu)
+    bot_ratio = (e_cpu - e_fake) / (o_cpu - o_fake)
     ok = "ok" if ratio >= TARGET_RATIO else "NOT MET"
     how = (
         f"concurrent_updates={ours.concurrent_updates}"
@@ -282,9 +338,11 @@ async def compare_throughput(
         else "one after another"
     )
     print(
-        f"throughput ({len(texts)} commands, {how}, best of {rounds}): ours "
+        f"throughput {label} ({len(texts)} commands, {how}, best of {rounds}): ours "
         f"{best_ours:.0f}/s, bare echo bot {best_echo:.0f}/s, ratio {ratio:.0%} "
-        f"(target >= {TARGET_RATIO:.0%}: {ok}); all rounds ours "
+        f"(target >= {TARGET_RATIO:.0%}: {ok}); CPU per command ours {o_cpu:.2f} ms "
+        f"(the fake's handlers {o_fake:.2f}), echo {e_cpu:.2f} ms ({e_fake:.2f}); "
+        f"without the fake echo/ours {bot_ratio:.0%}; all rounds ours "
         f"{', '.join(f'{r:.0f}' for r in ours_rates)}, echo "
         f"{', '.join(f'{r:.0f}' for r in echo_rates)}",
         flush=True,
@@ -295,11 +353,12 @@ async def measure_commands(
     app: Container, mixed: Sequence[Query], args: argparse.Namespace
 ) -> None:
     texts = [f"/search {q.text}" for q in mixed]
+    browsing = [BROWSING[n % len(BROWSING)] for n in range(len(texts))]
     clock = FrozenClock(NOW)
     state = TelegramState(limits_enabled=False)
     feeder = Feeder(state, clock)
     async with fake_api(state, args.server) as url:
-        async with bots(url, app, clock, 1) as (ours, bare):
+        async with bots(url, app, clock, 1, limiter=args.limiter) as (ours, bare):
             await round_trips(ours, feeder, texts[: args.warmup])
             await round_trips(bare, feeder, texts[: args.warmup])
             ms = await round_trips(ours, feeder, texts)
@@ -325,9 +384,15 @@ async def measure_commands(
                     f"p95 {pct(values, 95):6.1f} ms  max {max(values):6.1f} ms"
                 )
             await compare_throughput(ours, bare, feeder, texts, args.rounds)
+            await throughput(ours, feeder, browsing[: args.warmup])
+            await compare_throughput(ours, bare, feeder, browsing, args.rounds, BROWSING_LABEL)
         if args.concurrency > 1:
-            async with bots(url, app, clock, args.concurrency) as (ours, bare):
+            async with bots(url, app, clock, args.concurrency, limiter=args.limiter) as (
+                ours,
+                bare,
+            ):
                 await compare_throughput(ours, bare, feeder, texts, args.rounds)
+                await compare_throughput(ours, bare, feeder, browsing, args.rounds, BROWSING_LABEL)
     if state.rejected:
         print(f"  the fake rejected {len(state.rejected)} requests: {state.rejected[:3]}")
 
@@ -379,6 +444,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also measure throughput with PTB concurrent_updates=N (1: skip)",
     )
     parser.add_argument("--server", choices=("loop", "thread"), default="loop")
+    parser.add_argument(
+        "--limiter", action="store_true", help="our bot with AIORateLimiter (limits off)"
+    )
     parser.add_argument("--seed", type=int, default=synth.DEFAULT_SEED)
     parser.add_argument("--quick", action="store_true", help="3,000 items, 40 commands")
     parser.add_argument("--keep", type=Path, help="build the archive here once, reuse it later")

@@ -31,7 +31,14 @@ from bot.store.db import make_engine, make_sessionmaker, make_sync_engine
 if TYPE_CHECKING:  # PTB is imported only by the commands that talk to Telegram
     from telegram.ext import Application, BaseRateLimiter
 
+    from bot.services.audit import AuditService
     from bot.services.dispatch import Dispatcher
+    from bot.services.feeds import FeedService
+    from bot.services.preview import PreviewService
+    from bot.services.proposal import ProposalService
+    from bot.services.release import ReleaseService
+    from bot.services.stats import StatsService
+    from bot.services.uploads import UploadService
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +57,62 @@ class Container:
     platforms: Platforms
     subscribers: SubscriberService
     browse: BrowseService
+
+    # --- maintainer services (issue 8): built when first used, shared by CLI and Telegram ---
+
+    @property
+    def audit(self) -> AuditService:
+        from bot.services.audit import AuditService
+
+        return AuditService(self.sessions)
+
+    @property
+    def preview(self) -> PreviewService:
+        from bot.services.preview import PreviewService
+
+        return PreviewService(self.sessions, self.settings)
+
+    @property
+    def proposals(self) -> ProposalService:
+        from bot.services.proposal import ProposalService
+
+        return ProposalService(self.sessions, self.queue, self.settings.arxiv)
+
+    @property
+    def uploads(self) -> UploadService:
+        from bot.services.uploads import UploadService
+
+        return UploadService(self.sessions, self.archive, self.queue, self.settings.importer)
+
+    @property
+    def stats(self) -> StatsService:
+        from bot.services.stats import StatsService
+
+        return StatsService(self.sessions, self.settings, self.clock, self.real_clock)
+
+    @property
+    def release(self) -> ReleaseService:
+        """``queue now`` / ``/now``: make due + open the platforms + one dispatcher tick."""
+        from bot.services.release import ReleaseService
+
+        async def connect(dry_run: bool) -> list[str]:
+            return await connect_publishers(self, dry_run=dry_run)
+
+        return ReleaseService(self.queue, self.platforms, self.dispatcher, connect)
+
+    @property
+    def feeds(self) -> FeedService:
+        """Watched RSS/Atom feeds (issue 9); its back-off and alert times use the real clock."""
+        from bot.services.feeds import FeedService
+
+        return FeedService(
+            self.sessions,
+            self.real_clock,
+            self.settings.feeds,
+            self.archive,
+            self.queue,
+            lambda: self.platforms.notifier,
+        )
 
     @property
     def publishers(self) -> dict[str, Publisher]:
@@ -81,9 +144,11 @@ class Container:
         rng: random.Random | None = None,
         *,
         sleep: Callable[[float], Awaitable[None]] | None = None,
+        drain_groups: bool = False,
     ) -> Dispatcher:
         """``sleep``: how the dispatcher waits for Telegram's overall pace (tests move their
-        clock instead of sleeping)."""
+        clock instead of sleeping); ``drain_groups``: a tick waits for the channel's next post
+        when it is moments away (the long-running worker; see ``Dispatcher``)."""
         from bot.services.dispatch import Dispatcher  # twitter-text: a slow import
 
         return Dispatcher(
@@ -99,6 +164,7 @@ class Container:
             waiting=self.platforms.waiting_reason,
             broadcast=self.platforms.telegram_configured,
             sleep=sleep,
+            drain_groups=drain_groups,
         )
 
     async def aclose(self) -> None:
@@ -125,12 +191,14 @@ def build(
     archive = ArchiveService(sessions, sync_sessions, clock, settings.importer, settings.search)
     queue = QueueService(sessions, clock, settings.schedule, settings.twitter, real_clock=real)
     subscribers = SubscriberService(sessions, clock, settings.schedule)
-    browse = BrowseService(sessions, clock, archive, settings.schedule)
+    browse = BrowseService(sync_sessions, clock, archive, settings.schedule)
 
     def setup_telegram(application: Application) -> None:  # type: ignore[type-arg]
         from bot.telegram import Services, install
+        from bot.telegram.maintainer.context import maintainer_services
 
-        install(application, Services(archive, browse, subscribers, settings, clock))
+        maintainer = maintainer_services(container)  # called after build() returned
+        install(application, Services(archive, browse, subscribers, settings, clock, maintainer))
 
     platforms = Platforms(
         settings,
@@ -139,12 +207,13 @@ def build(
         telegram_rate_limiter=telegram_rate_limiter,
         telegram_setup=setup_telegram,
     )
-    return Container(
+    container = Container(
         settings, clock, real, engine, sync_engine, sessions, sync_sessions, archive, queue,
         platforms,
         subscribers=subscribers,
         browse=browse,
     )
+    return container
 
 
 async def connect_publishers(app: Container, *, dry_run: bool = False) -> list[str]:

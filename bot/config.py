@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import re
@@ -153,8 +152,37 @@ class TelegramSettings(_Section):
     send_timeout_seconds: float = Field(default=30.0, gt=0)
     # Telegram's overall limit (30; up to 1000 with paid broadcasts), kept across processes
     messages_per_second: int = Field(default=30, ge=1, le=1000)
+    # webhook mode (`digestbot web`): the public HTTPS URL Telegram posts updates to; when it
+    # is set, `digestbot run` only sends (getUpdates would conflict with the webhook)
+    webhook_url: str | None = None
+    # sent back by Telegram in X-Telegram-Bot-Api-Secret-Token (environment only)
+    webhook_secret: SecretStr | None = None
 
     _token = field_validator("token")(_refuse_placeholder)
+    _webhook_secret = field_validator("webhook_secret")(_refuse_placeholder)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value.strip())
+        if parts.scheme != "https" or not parts.hostname:
+            raise ValueError(f"{value!r} is not an https:// URL (Telegram posts only to HTTPS)")
+        return value.strip()
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(
+            r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()
+        ):
+            raise ValueError(
+                "must be 1-256 characters from A-Z, a-z, 0-9, _ and - (Telegram's rule)"
+            )
+        return value
 
     @field_validator("api_base_url")
     @classmethod
@@ -230,6 +258,50 @@ class SearchSettings(_Section):
     default_limit: int = Field(default=10, ge=1, le=100)
 
 
+class ArxivSettings(_Section):
+    """The arXiv API that proposes a comment for ``/add URL`` (title + first sentence)."""
+
+    api_base_url: str = "https://export.arxiv.org"
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    retries: int = Field(default=2, ge=0, le=5)
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _arxiv_root(cls, value: str) -> str:
+        root = value.strip().rstrip("/")
+        if not root.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return root
+
+
+class FeedsSettings(_Section):
+    """RSS/Atom feeds the worker polls for new digests (``digestbot feeds``)."""
+
+    poll_minutes: float = Field(default=60.0, gt=0)  # the worker checks every feed this often
+    timeout_seconds: float = Field(default=30.0, gt=0)  # one whole fetch, redirects included
+    max_bytes: int = Field(default=10_000_000, ge=1024)  # a feed is cut off (refused) past it
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    backoff_cap_minutes: float = Field(default=720.0, gt=0)  # a failing feed waits at most this
+    alert_after_hours: float = Field(default=24.0, gt=0)  # failing this long: one alert
+
+
+class WebSettings(_Section):
+    """``digestbot web``: the ASGI server that receives Telegram's webhook requests."""
+
+    host: str | None = None  # unset: 127.0.0.1, or 0.0.0.0 when $PORT is set (a PaaS)
+    port: int | None = Field(default=None, ge=1, le=65535)  # unset: $PORT, else 8080
+    path: str | None = None  # unset: the path of telegram.webhook_url, else /telegram
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)  # a bigger request gets 413
+    shutdown_seconds: float = Field(default=30.0, gt=0)  # SIGTERM: in-flight updates finish
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("/"):
+            raise ValueError(f"{value!r} must start with /")
+        return value
+
+
 class Settings(BaseSettings):
     """Every setting of digestbot; see config/default.toml for the documented defaults."""
 
@@ -249,6 +321,9 @@ class Settings(BaseSettings):
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     importer: ImporterSettings = Field(default_factory=ImporterSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
+    feeds: FeedsSettings = Field(default_factory=FeedsSettings)
+    arxiv: ArxivSettings = Field(default_factory=ArxivSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -285,6 +360,7 @@ class Settings(BaseSettings):
             secret.get_secret_value()
             for secret in (
                 self.telegram.token,
+                self.telegram.webhook_secret,
                 self.twitter.consumer_key,
                 self.twitter.consumer_secret,
                 self.twitter.access_token,
@@ -292,14 +368,10 @@ class Settings(BaseSettings):
             )
             if secret is not None
         ]
-        from sqlalchemy.engine import make_url
+        from bot.store.sqlite_conn import url_password  # SQLAlchemy's reading, without it
 
-        try:
-            password = make_url(self.database_url).password
-        except Exception:  # an unparsable URL has no password to hide
-            password = None
-        if password:
-            values.append(str(password))
+        if password := url_password(self.database_url):
+            values.append(password)
         return values
 
     def masked(self) -> dict[str, Any]:
@@ -347,6 +419,8 @@ def unknown_env_names(environ: Mapping[str, str]) -> list[str]:
 
 
 def env_warning(name: str) -> str:
+    import difflib  # only when a name is unknown
+
     tails = sorted(known[len(ENV_PREFIX) :] for known in known_env_names())
     close = difflib.get_close_matches(name.upper()[len(ENV_PREFIX) :], tails, n=1, cutoff=0.75)
     hint = f" (did you mean {ENV_PREFIX}{close[0]}?)" if close else ""

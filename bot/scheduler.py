@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -14,7 +15,7 @@ from bot.config import Settings
 Job = Callable[[], Awaitable[None]]
 
 
-def make_scheduler(settings: Settings, wake: Job) -> AsyncIOScheduler:
+def make_scheduler(settings: Settings, wake: Job, feeds: Job | None = None) -> AsyncIOScheduler:
     """Cron triggers at every posting slot and the weekly digest time, plus a short interval
     for retries, backoffs and expired leases. Overlapping wake-ups are harmless."""
     schedule = settings.schedule
@@ -36,4 +37,12 @@ def make_scheduler(settings: Settings, wake: Job) -> AsyncIOScheduler:
     scheduler.add_job(wake_job, weekly, id="weekly-digest", **defaults)
     poll = IntervalTrigger(seconds=settings.delivery.poll_seconds, timezone=tz)
     scheduler.add_job(wake_job, poll, id="poll", **defaults)
+    if feeds is not None:  # watched RSS/Atom feeds (issue 9)
+
+        async def feeds_job() -> None:
+            await feeds()
+
+        every = IntervalTrigger(minutes=settings.feeds.poll_minutes, timezone=tz)
+        first = datetime.now(tz)  # at start-up too: a restart does not wait a whole interval
+        scheduler.add_job(feeds_job, every, id="feeds", next_run_time=first, **defaults)
     return scheduler

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from typing import TYPE_CHECKING
 
 from bot.app import build, connect_publishers
 from bot.clock import Clock, system_clock
@@ -13,6 +14,9 @@ from bot.config import Settings
 from bot.publish.platforms import Platforms
 from bot.scheduler import make_scheduler
 from bot.services.dispatch import Dispatcher
+
+if TYPE_CHECKING:  # feedparser and selectolax load with the first poll's service
+    from bot.services.feeds import FeedService
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +49,23 @@ class Waker:
             return
 
 
+class FeedPoller:
+    """The worker's feed job: one poll at a time; a failure is logged, the next poll retries."""
+
+    def __init__(self, feeds: FeedService) -> None:
+        self._feeds = feeds
+        self._lock = asyncio.Lock()
+
+    async def __call__(self) -> None:
+        if self._lock.locked():
+            return
+        async with self._lock:
+            try:
+                await self._feeds.poll()
+            except Exception:  # one bad poll must not stop the worker
+                logger.exception("feed poll failed")
+
+
 async def run_worker(
     settings: Settings,
     *,
@@ -60,9 +81,9 @@ async def run_worker(
     try:
         if await connect_publishers(app, dry_run=dry_run):  # each problem is alerted once
             logger.warning("the worker keeps running and tries again with back-off")
-        dispatcher = app.dispatcher()
+        dispatcher = app.dispatcher(drain_groups=True)  # a channel backlog leaves at 1/s
         waker = Waker(dispatcher, app.platforms)
-        scheduler = make_scheduler(settings, waker)
+        scheduler = make_scheduler(settings, waker, feeds=FeedPoller(app.feeds))
         scheduler.start()
         logger.info("worker started: destinations %s", ", ".join(app.destinations) or "none")
         await waker()  # catch up at once (missed slots, expired leases)

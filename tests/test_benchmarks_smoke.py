@@ -53,7 +53,8 @@ def test_bench_search_quick(tmp_path: Path) -> None:
         "p95",
         "max",
         "naive p95",
-        "speed-up p95",
+        "full bm25 p95",
+        "overlap@10",
         "target p95",
     ):
         assert label in out, (label, out)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 COMMANDS: dict[str, tuple[str, str]] = {
     "db": ("bot.cli.database", "database migrations: `db upgrade` first, `db check` for drift"),
     "import": ("bot.cli.archive", "import digests from files, folders or http(s) URLs"),
+    "feeds": ("bot.cli.feeds", "watch RSS/Atom feeds: add, list, rm, check (import new digests)"),
     "issues": ("bot.cli.archive", "list archived issues, newest first"),
     "show": ("bot.cli.archive", "one issue with its items"),
     "search": ("bot.cli.archive", "search past issues (Chinese and English)"),
@@ -29,7 +30,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "preview": ("bot.cli.publishing", "show how a text or a queued post will look"),
     "dispatch": ("bot.cli.publishing", "send everything due, then exit (cron, ops)"),
     "run": ("bot.cli.publishing", "the long-running worker (scheduler + Telegram bot)"),
+    "web": ("bot.cli.web", "receive Telegram updates through a webhook (ASGI server)"),
     "status": ("bot.cli.status", "next slots, pauses, X spend, problems, last posts"),
+    "stats": ("bot.cli.stats", "subscribers, posts sent, failures, X spend, weekly chart"),
     "demo": ("bot.cli.demo", "a tour on a temporary database with fake X/Telegram"),
 }
 
@@ -204,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         secrets=settings.secret_values(),
         debug=args.debug,
         log_file=log_file,
-        short=args.command != "run" and not args.debug,
+        short=args.command not in ("run", "web") and not args.debug,
     )
     try:
         if getattr(args, "needs_db", True):

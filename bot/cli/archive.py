@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.text import Text
 
-from bot.app import Container
 from bot.cli import render
 from bot.cli.common import UserError, console, container, plural, print_json
+from bot.cli.fast import archive
 from bot.config import Settings
 from bot.domain.model import LANGUAGES, SECTIONS, SearchFilters, Section
-from bot.domain.search import QueryTooLong
-from bot.services.archive import (
-    AmbiguousIssue,
-    ImportReport,
-    Removal,
-    SearchResult,
-    UnknownIssue,
-)
+from bot.services.archive_reads import AmbiguousIssue, SearchResult, UnknownIssue
+
+if TYPE_CHECKING:  # `import` and `issues rm` load the app; the read commands do not
+    from bot.app import Container
+    from bot.services.archive import ImportReport, Removal
 
 
 def register(sub: Any) -> None:
@@ -61,6 +57,8 @@ def register(sub: Any) -> None:
 async def import_cmd(args: argparse.Namespace, settings: Settings) -> int:
     if any(not target.strip() for target in args.targets):
         raise UserError("an empty path cannot be imported: give a file, folder or URL", code=2)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     async with container(settings) as app:
         if args.json:
             report = await app.archive.import_targets(args.targets)
@@ -119,8 +117,8 @@ def print_report(report: ImportReport) -> None:
 
 
 async def issues_cmd(args: argparse.Namespace, settings: Settings) -> int:
-    async with container(settings) as app:
-        rows = await app.archive.issues()
+    async with archive(settings) as reader:
+        rows = await reader.issues()
     if args.json:
         print_json({"issues": [render.summary_json(r) for r in rows]})
     elif not rows:
@@ -155,12 +153,12 @@ def _removal_line(removed: Removal) -> str:
 
 
 async def show_cmd(args: argparse.Namespace, settings: Settings) -> int:
-    async with container(settings) as app:
+    async with archive(settings) as reader:
         try:
-            issue = await app.archive.issue(args.key, args.lang)
+            issue = await reader.issue(args.key, args.lang)
         except UnknownIssue as exc:
             raise UserError(str(exc)) from None
-        languages = await app.archive.languages(issue.key)
+        languages = await reader.languages(issue.key)
     if args.json:
         print_json({**render.issue_json(issue), "languages": list(languages)})
         return 0
@@ -182,11 +180,11 @@ async def search_cmd(args: argparse.Namespace, settings: Settings) -> int:
         raise UserError("--limit must be between 1 and 100", code=2)
     section: Section | None = args.section
     filters = SearchFilters(section=section, picks_only=args.picks, year=args.year)
-    async with container(settings) as app:
+    from bot.domain.search import QueryTooLong
+
+    async with archive(settings) as reader:
         try:
-            result = await app.archive.search(
-                " ".join(args.query), limit=args.limit, filters=filters
-            )
+            result = await reader.search(" ".join(args.query), limit=args.limit, filters=filters)
         except QueryTooLong as exc:
             raise UserError(str(exc)) from None
     if args.json:

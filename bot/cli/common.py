@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sqlite3
 import sys
-import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -86,32 +84,13 @@ def require_schema(database_url: str) -> None:
 @contextmanager
 def rehearsal(settings: Settings, dry_run: bool) -> Iterator[Settings]:
     """``--dry-run``: work on a throw-away copy of the SQLite database, so a rehearsal never
-    consumes the real queue; posts go to the console."""
-    if not dry_run:
-        yield settings
-        return
-    from bot.store.db import sqlite_path
+    consumes the real queue; posts go to the console (bot.services.release)."""
+    from bot.services.release import REHEARSAL_NOTE, rehearsal_settings
 
-    path = sqlite_path(settings.database_url)
-    if path is None:
-        raise UserError(
-            "--dry-run rehearses on a copy of a SQLite database; use `digestbot "
-            "preview` with PostgreSQL"
-        )
-    with tempfile.TemporaryDirectory(prefix="digestbot-dry-run-") as tmp:
-        copy = Path(tmp) / "rehearsal.db"
-        copy.touch(mode=0o600)  # private like the original: it holds the same data
-        source, target = sqlite3.connect(path), sqlite3.connect(copy)
-        try:
-            source.backup(target)
-        finally:
-            source.close()
-            target.close()
-        _stderr.print(
-            "dry run: rehearsing on a copy of the database; nothing is published "
-            "and your queue is unchanged"
-        )
-        yield settings.model_copy(update={"database_url": f"sqlite:///{copy}"})
+    with rehearsal_settings(settings, dry_run) as effective:
+        if dry_run:
+            _stderr.print(REHEARSAL_NOTE)
+        yield effective
 
 
 @asynccontextmanager

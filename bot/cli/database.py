@@ -19,6 +19,24 @@ def register(sub: Any) -> None:
     check = verbs.add_parser("check", help="fail when the database or migrations drift from models")
     check.add_argument("--json", action="store_true")
     check.set_defaults(handler=check_drift, needs_db=False)
+    copy = verbs.add_parser(
+        "copy",
+        help="copy every table from one database to another (SQLite <-> PostgreSQL)",
+        description="Copy archive, queue, ledger, subscribers, audit and feeds from SOURCE to "
+        "TARGET in one transaction; a TARGET without tables is migrated first. URLs may "
+        "carry passwords: they are never printed.",
+    )
+    copy.add_argument(
+        "source", metavar="SOURCE_URL", help="the database to copy from (left unchanged)"
+    )
+    copy.add_argument(
+        "target", metavar="TARGET_URL", help="the database to copy into (migrated first if empty)"
+    )
+    copy.add_argument(
+        "--force", action="store_true", help="replace the rows a non-empty target already holds"
+    )
+    copy.add_argument("--json", action="store_true")
+    copy.set_defaults(handler=copy_database, needs_db=False)
 
 
 def reachable(database_url: str, *, create: bool) -> str:
@@ -86,3 +104,38 @@ async def check_drift(args: argparse.Namespace, settings: Settings) -> int:
     lines.extend(describe(d) for d in report.differences)
     count = plural(len(report.differences), "difference")
     raise UserError(f"schema drift in {name} ({count}):\n  " + "\n  ".join(lines))
+
+
+async def copy_database(args: argparse.Namespace, settings: Settings) -> int:
+    """``digestbot db copy SOURCE TARGET``: the counts per table, source then target."""
+    import asyncio
+
+    from rich.table import Table
+
+    from bot.services import dbcopy
+
+    report = await asyncio.to_thread(
+        dbcopy.copy_database, args.source, args.target, replace=args.force
+    )
+    if args.json:
+        print_json(
+            {
+                "ok": report.ok,
+                "source": report.source,
+                "target": report.target,
+                "revision": report.revision,
+                "tables": {
+                    t.table: {"source": t.source, "target": t.target} for t in report.tables
+                },
+            }
+        )
+        return 0
+    table = Table(title=f"{report.source} -> {report.target} (revision {report.revision})")
+    table.add_column("table")
+    table.add_column("source rows", justify="right")
+    table.add_column("target rows", justify="right")
+    for t in report.tables:
+        table.add_row(t.table, str(t.source), str(t.target))
+    console.print(table)
+    console.print(f"copied {plural(report.rows, 'row')}, counts match", markup=False)
+    return 0

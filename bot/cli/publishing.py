@@ -15,9 +15,6 @@ from bot.cli.common import UserError, console, container, print_json, rehearsal
 from bot.cli.render import tick_json
 from bot.clock import FrozenClock, system_clock
 from bot.config import Settings
-from bot.domain.telegram_text import compose_drip_message
-from bot.domain.x_text import is_valid_tweet, weighted_length
-from bot.services.compose import compose_post
 from bot.services.dispatch import TickReport
 
 
@@ -92,46 +89,26 @@ async def run_cmd(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def preview_cmd(args: argparse.Namespace, settings: Settings) -> int:
-    x_text: str | None
+    from bot.services.preview import Preview, PreviewService
+
+    preview: Preview
     if args.text is not None:
         if not args.text.strip():
             raise UserError("--text is empty: give the text of the post to preview", code=2)
-        x_text = args.text
-        tg = compose_drip_message(
-            args.text,
-            title=None,
-            url=None,
-            paper=None,
-            digest_url=None,
-            buttons=False,
-            preview=False,
-        )
+        preview = PreviewService.for_text(settings).text(args.text)
     else:
         require_post_id(args.post)
-        async with container(settings) as app, app.sessions() as session:
-            outgoing = await compose_post(session, args.post, settings)
-        if outgoing is None:
-            raise UserError(f"no post with id {args.post}")
-        x_text, tg = outgoing.x_text, outgoing.telegram
-    x: dict[str, Any] = (
-        {"text": None, "skipped": "not posted to X (no arXiv id, twitter.link_fallback = skip)"}
-        if x_text is None
-        else {
-            "text": x_text,
-            "weighted_length": weighted_length(x_text),
-            "valid": is_valid_tweet(x_text),
-        }
-    )
-    data = {"x": x, "telegram": {"text": tg.text, "parse_mode": tg.parse_mode}}
+        async with container(settings) as app:
+            preview = await app.preview.post(args.post)
     if args.json:
-        print_json(data)
+        print_json(preview.as_json())
         return 0
-    if x_text is None:
-        console.print(Text(f"X: {x['skipped']}", style="bold"))
+    if preview.x_text is None:
+        console.print(Text(f"X: {preview.x_skipped}", style="bold"))
     else:
-        verdict = "valid" if x["valid"] else "INVALID"
-        console.print(Text(f"X ({x['weighted_length']}/280, {verdict}):", style="bold"))
-        console.print(Text(x_text))
+        verdict = "valid" if preview.x_valid else "INVALID"
+        console.print(Text(f"X ({preview.x_weight}/280, {verdict}):", style="bold"))
+        console.print(Text(preview.x_text))
     console.print(Text("Telegram (HTML):", style="bold"))
-    console.print(Text(tg.text))
+    console.print(Text(preview.telegram_text))
     return 0

@@ -1,4 +1,5 @@
-"""``digestbot queue list|history|add|edit|rm|move|top|shuffle|pause|resume|now``."""
+"""``digestbot queue list|history|add|edit|rm|move|top|up|down|shuffle|pause|resume|now|undo|
+audit|slots|propose``: argument parsing and printing; the use cases are services."""
 
 from __future__ import annotations
 
@@ -9,18 +10,21 @@ from zoneinfo import ZoneInfo
 from rich.table import Table
 from rich.text import Text
 
-from bot.app import Container, connect_publishers
+from bot.app import Container
 from bot.cli.args import positive_int, require_post_id
 from bot.cli.common import UserError, console, container, print_json, rehearsal
 from bot.cli.render import tick_json
 from bot.cli.status import print_history, sent_json
 from bot.config import Settings
+from bot.services.audit import AuditEntry
 from bot.services.dispatch import TickReport
-from bot.services.queue import QueueError, QueueView
+from bot.services.queue import QueueError, QueueView, SlotsView
+from bot.services.release import ReleaseReport
 from bot.services.status import StatusService
 
 PAGE = 20
 HISTORY = 20
+AUDIT = 20
 
 
 def register(sub: Any) -> None:
@@ -34,6 +38,11 @@ def register(sub: Any) -> None:
         ("resume", "release posts again"),
     ):
         shown.append(verbs.add_parser(name, help=help_text))
+    shown[-1].add_argument(
+        "--platform",
+        choices=("x", "telegram"),
+        help="clear only this platform's pause (a 429 wait, rejected credentials)",
+    )
     add = verbs.add_parser("add", help="queue a post by hand")
     add.add_argument("--url", required=True)
     add.add_argument("--text", required=True)
@@ -47,10 +56,15 @@ def register(sub: Any) -> None:
     move.add_argument("position", type=int)
     top = verbs.add_parser("top", help="make a paper post the next one")
     top.add_argument("id", type=int)
+    up = verbs.add_parser("up", help="move a paper post one position earlier")
+    up.add_argument("id", type=int)
+    down = verbs.add_parser("down", help="move a paper post one position later")
+    down.add_argument("id", type=int)
     now = verbs.add_parser("now", help="post at once")
     now.add_argument("id", type=int)
     now.add_argument("--dry-run", action="store_true", help="print instead of publishing")
-    for p in (*shown, add, edit, rm, move, top, now):
+    undo = verbs.add_parser("undo", help="revert the last queue change (see `queue audit`)")
+    for p in (*shown, add, edit, rm, move, top, up, down, now, undo):
         p.add_argument(
             "--limit",
             type=positive_int,
@@ -66,6 +80,33 @@ def register(sub: Any) -> None:
     )
     history.add_argument("--json", action="store_true")
     history.set_defaults(handler=history_cmd)
+    audit = verbs.add_parser("audit", help="who changed the queue, what, when (newest first)")
+    audit.add_argument(
+        "--limit", type=positive_int, default=AUDIT, help=f"at most N entries (default {AUDIT})"
+    )
+    audit.add_argument("--json", action="store_true")
+    audit.set_defaults(handler=audit_cmd)
+    slots = verbs.add_parser("slots", help="see or change the posting slots")
+    change = slots.add_mutually_exclusive_group()
+    change.add_argument(
+        "--set",
+        metavar="TIMES",
+        help="posting times, comma-separated HH:MM in schedule.timezone (e.g. 09:00,18:30)",
+    )
+    change.add_argument(
+        "--reset", action="store_true", help="back to the config's schedule.slots and days"
+    )
+    slots.add_argument(
+        "--days", metavar="DAYS", help="with --set: posting days, e.g. mon,tue,wed,thu,fri"
+    )
+    slots.add_argument("--json", action="store_true")
+    slots.set_defaults(handler=slots_cmd)
+    propose = verbs.add_parser(
+        "propose", help="propose a comment for a paper (archive headline or arXiv title)"
+    )
+    propose.add_argument("url")
+    propose.add_argument("--json", action="store_true")
+    propose.set_defaults(handler=propose_cmd)
 
 
 async def run_verb(args: argparse.Namespace, settings: Settings) -> int:
@@ -79,22 +120,21 @@ async def run_verb(args: argparse.Namespace, settings: Settings) -> int:
             except QueueError as exc:
                 raise UserError(str(exc)) from None
             view = await app.queue.view(None if args.all else args.limit)
-    if report is not None:
-        _explain_wait(report, args.id, view)
     if args.json:
         data = queue_json(view)
-        print_json(data if report is None else {**tick_json(report), "queue": data})
+        print_json(data if report is None else {**tick_json(report.tick), "queue": data})
     else:
         if report is not None:
-            print_tick(report)
+            print_tick(report.tick)
         print_queue(view, settings.schedule.timezone)
-    if report is not None and any(post == args.id for post, _, _ in report.failed):
+    if report is not None and report.failed:
         return 1  # `queue now`: a delivery of that post failed, went dead or was parked
     return 0
 
 
-async def _apply(app: Container, verb: str, args: argparse.Namespace) -> TickReport | None:
-    """Do the verb; ``now`` returns what its dispatcher run did."""
+async def _apply(app: Container, verb: str, args: argparse.Namespace) -> ReleaseReport | None:
+    """Do the verb (as the CLI actor, ``cli:<os user>``); ``now`` returns what its dispatcher
+    run did."""
     q = app.queue
     if verb == "add":
         post_id = await q.add(args.url, args.text)
@@ -108,29 +148,23 @@ async def _apply(app: Container, verb: str, args: argparse.Namespace) -> TickRep
         await q.move(args.id, args.position)
     elif verb == "top":
         await q.top(args.id)
+    elif verb == "up":
+        await q.up(args.id)
+    elif verb == "down":
+        await q.down(args.id)
+    elif verb == "undo":
+        result = await q.undo()
+        if not args.json:
+            console.print(result.message, markup=False)
     elif verb == "shuffle":
         await q.shuffle()
+    elif verb == "resume" and args.platform:
+        await q.resume_platform(args.platform)
     elif verb in ("pause", "resume"):
         await q.set_paused(verb == "pause")
     elif verb == "now":
-        await connect_publishers(app, dry_run=args.dry_run)
-        if not app.destinations:  # checked first: the post keeps its slot
-            raise UserError(
-                f"post {args.id} cannot be sent: no destination is configured (set the four "
-                "DIGESTBOT_TWITTER__* keys, or DIGESTBOT_TELEGRAM__TOKEN and __CHANNEL_ID)"
-            )
-        await q.make_due(args.id)
-        return await app.dispatcher().tick()
+        return await app.release.now(args.id, dry_run=args.dry_run)
     return None
-
-
-def _explain_wait(report: TickReport, post_id: int, view: QueueView) -> None:
-    """``queue now`` on a paused queue releases nothing: say so instead of printing nothing."""
-    touched = {p for p, _ in report.sent} | {p for p, _, _ in report.retrying + report.failed}
-    if view.paused and post_id not in report.released and post_id not in touched:
-        report.waiting.append(
-            f"the queue is paused: post {post_id} goes out at once after `digestbot queue resume`"
-        )
 
 
 def print_tick(report: TickReport) -> None:
@@ -214,3 +248,100 @@ def print_queue(view: QueueView, timezone: str) -> None:
         f"posts (budget ${c.budget_usd:.2f})"
     )
     console.print(Text(line, style="red" if c.over_budget else ""))
+
+
+async def audit_cmd(args: argparse.Namespace, settings: Settings) -> int:
+    async with container(settings) as app:
+        entries = await app.audit.recent(args.limit)
+    if args.json:
+        print_json({"entries": [audit_json(e) for e in entries]})
+    elif entries:
+        for found in entries:
+            console.print(found.summary(), markup=False)
+    else:
+        console.print("no queue change recorded yet", markup=False)
+    return 0
+
+
+def audit_json(found: AuditEntry) -> dict[str, Any]:
+    return {
+        "id": found.id,
+        "at": found.at.isoformat(),
+        "actor": found.actor,
+        "actor_id": found.actor_id,
+        "verb": found.verb,
+        "post_id": found.post_id,
+        "before": found.before,
+        "after": found.after,
+        "undone": found.undone,
+    }
+
+
+def _split(value: str) -> list[str]:
+    return [part for part in (p.strip() for p in value.split(",")) if part]
+
+
+async def slots_cmd(args: argparse.Namespace, settings: Settings) -> int:
+    if args.days is not None and args.set is None:
+        raise UserError("--days goes with --set TIMES", code=2)
+    async with container(settings) as app:
+        if args.set is not None:
+            days = _split(args.days) if args.days is not None else None
+            view = await app.queue.set_slots(_split(args.set), days)
+        elif args.reset:
+            view = await app.queue.reset_slots()
+        else:
+            view = await app.queue.slots()
+    if args.json:
+        print_json(slots_json(view))
+    else:
+        print_slots(view)
+    return 0
+
+
+def slots_json(view: SlotsView) -> dict[str, Any]:
+    return {
+        "times": view.times,
+        "days": view.days,
+        "timezone": view.timezone,
+        "source": "database" if view.overridden else "config",
+        "upcoming": [s.isoformat() for s in view.upcoming],
+    }
+
+
+def print_slots(view: SlotsView) -> None:
+    source = "set with `queue slots --set`" if view.overridden else "from the config"
+    console.print(
+        f"posting slots ({source}): {', '.join(view.times)} on {', '.join(view.days)} "
+        f"({view.timezone})",
+        markup=False,
+    )
+    tz = ZoneInfo(view.timezone)
+    for slot in view.upcoming:
+        console.print(f"  {slot.astimezone(tz):%a %Y-%m-%d %H:%M}", markup=False)
+
+
+async def propose_cmd(args: argparse.Namespace, settings: Settings) -> int:
+    async with container(settings) as app:
+        proposal = await app.proposals.propose(args.url)
+    if args.json:
+        print_json(
+            {
+                "url": proposal.url,
+                "paper": proposal.paper,
+                "text": proposal.text,
+                "source": proposal.source,
+                "warnings": proposal.warnings,
+                "blocked": proposal.blocked,
+            }
+        )
+        return 0
+    for warning in proposal.warnings:
+        console.print(Text(f"warning: {warning}", style="yellow"))
+    if proposal.text is not None:
+        console.print(Text(proposal.text))
+        if not proposal.blocked:
+            console.print(
+                f"queue it: digestbot queue add --url {proposal.url} --text '...'", markup=False
+            )
+    return 0

@@ -10,9 +10,10 @@ from rich.text import Text
 
 from bot.cli.common import plural
 from bot.domain.model import IssueSummary, ParsedIssue, SearchHit
-from bot.services.archive import ImportReport, Removal, SearchResult
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the services (and SQLAlchemy) load only with the commands that use them
+    from bot.services.archive import ImportReport, Removal
+    from bot.services.archive_reads import SearchResult
     from bot.services.dispatch import TickReport
 
 

@@ -22,6 +22,7 @@ from datetime import date, timedelta
 from typing import Literal
 from urllib.parse import unquote
 
+from bot.domain.html_digest import html_to_markdown, looks_like_html
 from bot.domain.model import (
     DigestFormatError,
     IssueKind,
@@ -895,8 +896,12 @@ def parse_digest(text: str, source: str | None = None) -> ParsedIssue:
     """Parse a weekly or monthly digest; raise ``DigestFormatError`` when it is not one.
 
     ``source`` is the file name or URL the text came from; its slug may supply the
-    key (``...-week-39-2020-...``) when the title line has none.
+    key (``...-week-39-2020-...``) when the title line has none. HTML (a Medium page or a
+    feed item) is read as the Markdown Medium exports for it; its canonical URL is the source.
     """
+    if isinstance(text, str) and looks_like_html(text):
+        page = html_to_markdown(text)
+        text, source = page.markdown, page.canonical or source
     text = _check_text(text)
     lines = text.split("\n")
     if len(lines) > MAX_LINES:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -22,7 +22,7 @@ from bot.config import Settings
 from bot.domain.retry import backoff_seconds
 from bot.errors import PlatformError
 from bot.publish.base import CHANNEL, Publisher
-from bot.publish.notify import LogNotifier, Notifier
+from bot.publish.notify import Alert, AlertKind, LogNotifier, Notifier
 
 if TYPE_CHECKING:
     from telegram.ext import Application, BaseRateLimiter
@@ -57,6 +57,7 @@ class Platforms:
         self._rate_limiter = telegram_rate_limiter
         self._telegram_setup = telegram_setup  # installs the handlers on the Application
         self.polling = False
+        self._webhook_noted = False  # webhook mode said once in the log
         self._rng = random.Random()
         self.publishers: dict[str, Publisher] = {}
         self.telegram: Application | None = None  # type: ignore[type-arg]
@@ -199,11 +200,16 @@ class Platforms:
         Called again after a reconnect, so a bot that could not start at first still does."""
         if self.polling or self.telegram is None or self._telegram_setup is None:
             return self.polling
+        if self._settings.telegram.webhook_url is not None:  # `digestbot web` receives them
+            if not self._webhook_noted:  # getUpdates would conflict with the webhook
+                self._webhook_noted = True
+                logger.info("Telegram: webhook mode (telegram.webhook_url): only sending here")
+            return False
         from bot.telegram import ALLOWED_UPDATES, publish_commands
 
         application = self.telegram
         try:
-            await publish_commands(application.bot)
+            await publish_commands(application.bot, self._settings.telegram.maintainer_ids)
         except Exception as exc:  # the commands menu is a nicety: never stop the bot for it
             logger.warning("could not publish the command list: %s", type(exc).__name__)
         await application.start()
@@ -262,16 +268,41 @@ class _PlatformNotifier(LogNotifier):
             except Exception as exc:  # progress is a courtesy: never break dispatching
                 logger.warning("could not show progress to %s: %s", chat_id, type(exc).__name__)
 
-    async def alert(self, text: str) -> None:
-        await super().alert(text)
+    async def alert(
+        self,
+        text: str,
+        *,
+        post_id: int | None = None,
+        kind: AlertKind = "info",
+        issue_keys: Sequence[str] = (),
+    ) -> None:
+        """Logged; while Telegram is connected, sent to each maintainer, with buttons that act
+        on the post (Retry, Reschedule, Edit, Skip) when the alert names one, or on the issues
+        a feed imported without queueing them (Enqueue papers, Plan weekly post, Skip)."""
+        await super().alert(text, post_id=post_id, kind=kind, issue_keys=issue_keys)
         app = self._platforms.telegram
         if app is None:
             return
+        markup = _alert_buttons(Alert(text, post_id, kind, tuple(issue_keys)))
         for chat_id in self._maintainers:
             try:
-                await app.bot.send_message(chat_id, f"digestbot: {text}"[:4000])
+                await app.bot.send_message(
+                    chat_id, f"digestbot: {text}"[:4000], reply_markup=markup
+                )
             except Exception as exc:  # an alert must never break dispatching
                 logger.warning("could not alert maintainer %s: %s", chat_id, type(exc).__name__)
+
+
+def _alert_buttons(alert: Alert) -> Any:
+    """The maintainer keyboard under an actionable alert (PTB is imported only here)."""
+    if not alert.actionable:
+        return None
+    from bot.telegram.maintainer.keyboards import alert_keyboard, issue_keyboard
+    from bot.telegram.maintainer.texts import MAINT_EN
+
+    if alert.kind == "issue":
+        return issue_keyboard(MAINT_EN, alert.issue_keys)
+    return alert_keyboard(MAINT_EN, alert.post_id)
 
 
 __all__ = ["Link", "Notifier", "Platforms"]

@@ -50,6 +50,7 @@ from bot.publish.base import (
 TOKEN_SETTING = "DIGESTBOT_TELEGRAM__TOKEN"
 URL_SETTING = "DIGESTBOT_TELEGRAM__API_BASE_URL"
 CHANNEL_SETTING = "DIGESTBOT_TELEGRAM__CHANNEL_ID"
+FREE_PER_SECOND = 30  # Telegram's overall limit without paid broadcasts
 
 
 def telegram_application(
@@ -163,7 +164,10 @@ class TelegramPublisher:
         self._channel_id = channel_id
         self._clock = clock
         self._pacer = ChatPacer()
-        self._send_timeout = (settings or TelegramSettings()).send_timeout_seconds
+        tg = settings or TelegramSettings()
+        self._send_timeout = tg.send_timeout_seconds
+        # more than Telegram's free 30 messages/s: paid broadcasts (Telegram Stars)
+        self._paid = True if tg.messages_per_second > FREE_PER_SECOND else None
 
     async def send(self, destination: str, post: Outgoing) -> Sent:
         chat = chat_for(destination, self._channel_id)
@@ -183,6 +187,7 @@ class TelegramPublisher:
                     is_disabled=message.disable_preview, url=message.preview_url
                 ),
                 reply_markup=reply_markup(message),
+                allow_paid_broadcast=self._paid,
                 read_timeout=self._send_timeout,
             )
         except RetryAfter as exc:

@@ -82,6 +82,7 @@ BUILTIN_METHODS = (
     "getChatMember",
     "sendDocument",
     "sendPhoto",
+    "getFile",
     "close",
     "logOut",
 )

@@ -45,6 +45,7 @@ def make_telegram_app(
     app[SPEC_KEY] = spec if spec is not None else load_spec(state.spec_path)
     app.router.add_route("GET", "/bot{token}/{method}", _handle)
     app.router.add_route("POST", "/bot{token}/{method}", _handle)
+    app.router.add_get("/file/bot{token}/{path:.+}", _download)
     app.router.add_get("/_inbox", _inbox_page)
     app.router.add_get("/_inbox.json", _inbox_json)
     return app
@@ -56,6 +57,21 @@ async def _inbox_page(request: web.Request) -> web.StreamResponse:
 
 async def _inbox_json(request: web.Request) -> web.StreamResponse:
     return web.json_response(telegram_inbox(request.app[STATE_KEY]))
+
+
+async def _download(request: web.Request) -> web.StreamResponse:
+    """A file announced by getFile (``TelegramState.add_file``); 404 for any other path."""
+    state = request.app[STATE_KEY]
+    token = request.match_info["token"]
+    if not TOKEN_RE.fullmatch(token) or (
+        state.valid_tokens is not None and token not in state.valid_tokens
+    ):
+        return _reply(error=ApiError(401, "Unauthorized"))
+    path = request.match_info["path"]
+    found = next((c for p, c in state.files.values() if p == path), None)
+    if found is None:
+        return _reply(error=ApiError(404, "Not Found"))
+    return web.Response(body=found, content_type="application/octet-stream")
 
 
 def _reply(result: Any = None, error: ApiError | None = None) -> web.Response:

@@ -23,6 +23,7 @@ MAX_INLINE_RESULTS = 50
 QUERY_INVALID = "query is too old and response timeout expired or query ID is invalid"
 _COMMAND = re.compile(r"[a-z0-9_]{1,32}")
 _WEBHOOK_PORTS = (None, 80, 88, 443, 8443)
+_SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")  # setWebhook secret_token
 Handler = Callable[[TelegramState, dict[str, Any]], Awaitable[Any]]
 
 
@@ -59,11 +60,11 @@ def _target_chat(state: TelegramState, chat_ref: int | str) -> int:
     return chat_id
 
 
-def _check_flood(state: TelegramState, chat_id: int) -> None:
+def _check_flood(state: TelegramState, chat_id: int, *, paid: bool = False) -> None:
     if not state.limits_enabled:
         return
     is_group = state.chat_type(chat_id) != "private"
-    wait = state.limiter.retry_after(state, chat_id, is_group)
+    wait = state.limiter.retry_after(state, chat_id, is_group, paid=paid)
     if wait is not None:
         raise too_many(wait)
 
@@ -125,7 +126,7 @@ async def _get_me(state: TelegramState, params: dict[str, Any]) -> Any:
 async def _send_message(state: TelegramState, params: dict[str, Any]) -> Any:
     chat_id = _target_chat(state, params["chat_id"])
     text, entities = _render(state, params["text"], params.get("parse_mode"))
-    _check_flood(state, chat_id)
+    _check_flood(state, chat_id, paid=params.get("allow_paid_broadcast") is True)
     sent = SentMessage(
         chat_id=chat_id,
         message_id=state.next_message_id(chat_id),
@@ -237,6 +238,25 @@ async def _send_photo(state: TelegramState, params: dict[str, Any]) -> Any:
     return await _send_media(state, params, "photo")
 
 
+MAX_DOWNLOAD = 20 * 1024 * 1024  # bots may download files of up to 20 MB
+
+
+async def _get_file(state: TelegramState, params: dict[str, Any]) -> Any:
+    found = state.files.get(params["file_id"])
+    if found is None:
+        raise bad_request("invalid file_id")
+    path, content = found
+    if len(content) > MAX_DOWNLOAD:
+        raise bad_request("file is too big")
+    file_id = params["file_id"]
+    return {
+        "file_id": file_id,
+        "file_unique_id": file_id[-32:],
+        "file_size": len(content),
+        "file_path": path,
+    }
+
+
 async def _answer_callback_query(state: TelegramState, params: dict[str, Any]) -> Any:
     query_id = params["callback_query_id"]
     if query_id not in state.open_callback_queries:
@@ -317,9 +337,18 @@ async def _set_webhook(state: TelegramState, params: dict[str, Any]) -> Any:
             raise bad_request(
                 "bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443"
             )
+    secret = params.get("secret_token")
+    if secret is not None and not _SECRET_TOKEN.fullmatch(secret):
+        raise bad_request("bad webhook: secret token contains unallowed characters")
+    connections = params.get("max_connections")
+    if connections is not None and not 1 <= connections <= 100:
+        raise bad_request("bad webhook: max_connections must be between 1 and 100")
     if params.get("drop_pending_updates"):
         state.updates.clear()
     state.webhook_url = url
+    state.webhook_secret = secret if url else None
+    if "allowed_updates" in params:  # "if not specified, the previous setting will be used"
+        state.webhook_allowed_updates = list(params["allowed_updates"])
     return True
 
 
@@ -327,6 +356,7 @@ async def _delete_webhook(state: TelegramState, params: dict[str, Any]) -> Any:
     if params.get("drop_pending_updates"):
         state.updates.clear()
     state.webhook_url = ""
+    state.webhook_secret = None
     return True
 
 
@@ -335,6 +365,11 @@ async def _get_webhook_info(state: TelegramState, params: dict[str, Any]) -> Any
         "url": state.webhook_url,
         "has_custom_certificate": False,
         "pending_update_count": len(state.updates),
+        **(
+            {"allowed_updates": state.webhook_allowed_updates}
+            if state.webhook_url and state.webhook_allowed_updates is not None
+            else {}
+        ),
     }
 
 
@@ -429,6 +464,7 @@ HANDLERS: dict[str, Handler] = {
     "getChatMember": _get_chat_member,
     "sendDocument": _send_document,
     "sendPhoto": _send_photo,
+    "getFile": _get_file,
     "close": _true,
     "logOut": _true,
 }

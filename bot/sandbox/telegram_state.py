@@ -61,12 +61,17 @@ class RateLimiter:
         self._global: deque[float] = deque()
         self._chats: dict[int, deque[float]] = {}
 
-    def retry_after(self, state: TelegramState, chat_id: int, is_group: bool) -> int | None:
-        """Seconds to wait before `chat_id` may receive a message, None if allowed now."""
+    def retry_after(
+        self, state: TelegramState, chat_id: int, is_group: bool, *, paid: bool = False
+    ) -> int | None:
+        """Seconds to wait before `chat_id` may receive a message, None if allowed now.
+        ``paid``: the request set ``allow_paid_broadcast`` (the overall limit is then
+        ``paid_per_second``)."""
         now = state.clock()
         history = self._chats.get(chat_id, deque())
+        overall = state.paid_per_second if paid else state.global_per_second
         checks = [
-            (self._global, 1.0, state.global_per_second),
+            (self._global, 1.0, overall),
             (history, 1.0, state.chat_per_second),
         ]
         if is_group:
@@ -98,6 +103,7 @@ class TelegramState:
     spec_path: str | Path | None = None
     limits_enabled: bool = True
     global_per_second: int = 30
+    paid_per_second: int = 1000  # with allow_paid_broadcast (paid in Telegram Stars)
     chat_per_second: int = 1
     group_per_minute: int = 20
     strict_entities: bool = True
@@ -118,12 +124,17 @@ class TelegramState:
     commands: list[dict[str, Any]] = field(default_factory=list)  # default scope, no language
     scoped_commands: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     webhook_url: str = ""
+    #: what the last setWebhook asked for (tests check it; never printed by the sandbox)
+    webhook_secret: str | None = None
+    webhook_allowed_updates: list[str] | None = None
     members: dict[int, set[int]] = field(default_factory=dict)  # chat id -> member user ids
     callback_answers: list[dict[str, Any]] = field(default_factory=list)
     inline_answers: list[dict[str, Any]] = field(default_factory=list)
     usernames: dict[str, int] = field(default_factory=dict)  # "name" (lower) -> chat id
     chat_types: dict[int, str] = field(default_factory=dict)  # override "channel"/"supergroup"
     max_poll_wait: float = 1.0  # cap on getUpdates long polling (real seconds)
+    #: files users sent (``add_file``): file_id -> (file_path, content), for getFile + download
+    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     bot_user: dict[str, Any] = field(
         default_factory=lambda: {
             "id": 7000000001,
@@ -180,6 +191,22 @@ class TelegramState:
     def start(self, *user_ids: int) -> None:
         """Users who sent /start: the bot may write to them."""
         self.users.update(user_ids)
+
+    def add_file(
+        self, content: bytes, file_name: str, mime_type: str = "text/plain"
+    ) -> dict[str, Any]:
+        """A file a user uploads: returns the ``Document`` object to put in a message; the bot
+        then gets it with getFile and downloads ``/file/bot<token>/<file_path>``."""
+        number = len(self.files) + 1
+        file_id = f"sandbox-upload-{number}"
+        self.files[file_id] = (f"documents/file_{number}", content)
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"upload{number}",
+            "file_name": file_name,
+            "mime_type": mime_type,
+            "file_size": len(content),
+        }
 
     def is_known(self, chat_id: int) -> bool:
         """Whether the bot may address `chat_id` at all (declared, started or migrated)."""

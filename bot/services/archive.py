@@ -10,6 +10,7 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,15 +25,18 @@ from bot.domain.model import (
     Language,
     ParsedIssue,
     SearchFilters,
-    SearchHit,
 )
-from bot.domain.search import FtsQuery, build_query
-from bot.errors import DigestbotError
+from bot.services import archive_reads as reads
+from bot.services.archive_reads import AmbiguousIssue as AmbiguousIssue
+from bot.services.archive_reads import ArchiveReads
+from bot.services.archive_reads import SearchResult as SearchResult
+from bot.services.archive_reads import UnknownIssue as UnknownIssue
 from bot.services.sources import Loaded, expand_targets, is_web_url, load
 from bot.store import archive as repo
 from bot.store.queue import take_lock
 
 Progress = Callable[[int, int, str], None]
+_T = TypeVar("_T")
 
 
 WRITE_BATCH = 50
@@ -77,22 +81,6 @@ class _Parsed:
     digest: str
 
 
-class UnknownIssue(DigestbotError, LookupError):
-    def __init__(self, key: str, language: str | None = None, have: Sequence[str] = ()) -> None:
-        if language and have:
-            message = f"no issue {key!r} in {language!r}: it exists in {', '.join(have)}"
-        else:
-            message = f"no issue {key!r} in the archive (see `digestbot issues`)"
-        super().__init__(message)
-        self.key = key
-
-
-class AmbiguousIssue(DigestbotError, LookupError):
-    def __init__(self, key: str, languages: Sequence[str]) -> None:
-        options = " or ".join(f"--lang {language}" for language in languages)
-        super().__init__(f"{key} exists in {', '.join(languages)}: add {options}", code=2)
-
-
 @dataclass(frozen=True, slots=True)
 class ImportedIssue:
     """One issue an import added, updated or found unchanged, and the source it came from."""
@@ -127,13 +115,6 @@ class ImportReport:
     @property
     def ok(self) -> bool:
         return not self.failed
-
-
-@dataclass(frozen=True, slots=True)
-class SearchResult:
-    query: str
-    hits: list[SearchHit]
-    relaxed: bool = False  # no item has every word: these hits have at least one of them
 
 
 def _first_claim(
@@ -290,31 +271,24 @@ class ArchiveService:
                 for p in batch
             ]
 
+    def _read(self, use_case: Callable[[ArchiveReads], _T]) -> _T:
+        """A read use case (``bot.services.archive_reads``) on a sync session's queries, run
+        in the worker thread: on SQLite they are the very SQL the command line's fast path
+        runs."""
+        with self._sync_sessions() as session:
+            return use_case(repo.session_reads(session))
+
     async def issues(self) -> list[IssueSummary]:
-        async with self._sessions() as session:
-            return await repo.list_issues(session)
+        return await asyncio.to_thread(self._read, lambda r: r.issues())
 
     async def issue(self, key: str, language: str | None = None) -> ParsedIssue:
         """The issue ``key`` (any spelling: ``2020-w39``) in ``language``, by default in the
         language imported first."""
-        canonical = normalize_key(key)
-        if canonical is None:
-            raise UnknownIssue(key.strip())
-        async with self._sessions() as session:
-            found = await repo.load_issue(session, canonical, language)
-            if found is None:
-                raise UnknownIssue(
-                    canonical, language, await repo.issue_languages(session, canonical)
-                )
-        return found
+        return await asyncio.to_thread(self._read, lambda r: reads.find_issue(r, key, language))
 
     async def languages(self, key: str) -> list[Language]:
         """The languages the issue ``key`` exists in, first imported first."""
-        canonical = normalize_key(key)
-        if canonical is None:
-            return []
-        async with self._sessions() as session:
-            return await repo.issue_languages(session, canonical)
+        return await asyncio.to_thread(self._read, lambda r: reads.issue_languages(r, key))
 
     async def remove(self, key: str, language: str | None = None) -> Removal:
         """Remove an issue with its items and search rows and cancel its queued posts. Without
@@ -346,21 +320,9 @@ class ArchiveService:
         """Items with every word; when none has them all, the best items with any of them
         (``relaxed``). Raises QueryTooLong; any other text gives results or an empty list.
         ``offset``: skip that many of the best (paging; at most ``limit`` per call)."""
-        query = build_query(text, self._search.max_query_chars)
-        bounded = max(1, min(limit or self._search.default_limit, 100))
+        query, bounded = reads.plan_search(text, self._search, limit)
+        found = filters or SearchFilters()
         hits, relaxed = await asyncio.to_thread(
-            self._search_sync, query, filters or SearchFilters(), bounded, max(0, offset)
+            self._read, lambda r: reads.run_search(r, query, found, bounded, offset)
         )
         return SearchResult(query.text, hits, relaxed)
-
-    def _search_sync(
-        self, query: FtsQuery, filters: SearchFilters, limit: int, offset: int = 0
-    ) -> tuple[list[SearchHit], bool]:
-        with self._sync_sessions() as session:
-            hits = repo.search_items(session, query, filters, limit, offset=offset)
-            if hits or len(query.terms) < 2:
-                return hits, False
-            if offset and repo.search_items(session, query, filters, 1):
-                return [], False  # past the last page of items with every word
-            hits = repo.search_items(session, query, filters, limit, any_term=True, offset=offset)
-            return hits, bool(hits)

@@ -3,12 +3,16 @@ newest digest, recent picks, and search results page by page. Read-only (no comm
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
 from bot.config import ScheduleSettings
@@ -19,6 +23,7 @@ from bot.store import browse as repo
 
 MAX_PER_PAGE = 50
 MAX_PAGE = 1000  # a forged page number is clamped, never an error
+_T = TypeVar("_T")
 _YEAR_NUMBER = re.compile(r"(\d{4})-(\d{1,2})")
 
 
@@ -74,10 +79,27 @@ def _entry(row: repo.EntryRow) -> Entry:
     return Entry(row.headline, row.title, row.url, row.issue, row.pick)
 
 
+def _view(
+    found: repo.IssueRow, picks: list[repo.EntryRow], dripped: list[repo.EntryRow]
+) -> WeekView:
+    return WeekView(
+        key=found.key,
+        title=found.title,
+        url=found.url,
+        picks=[_entry(p) for p in picks],
+        dripped=[_entry(d) for d in dripped],
+        prev_key=found.prev_key,
+        next_key=found.next_key,
+        language=found.language,
+    )
+
+
 class BrowseService:
+    """``sessions``: synchronous sessions; each use case runs in one worker-thread hop."""
+
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: sessionmaker[Session],
         clock: Clock,
         archive: ArchiveService,
         schedule: ScheduleSettings,
@@ -87,6 +109,13 @@ class BrowseService:
         self._archive = archive
         self._zone = ZoneInfo(schedule.timezone)
 
+    async def _read(self, use_case: Callable[[Connection], _T]) -> _T:
+        def run() -> _T:
+            with self._sessions() as session:
+                return use_case(session.connection())
+
+        return await asyncio.to_thread(run)
+
     async def week(self, key: str | None = None, *, language: str | None = None) -> WeekView:
         """The issue ``key`` (None: the latest weekly issue) with its editor's picks and its
         neighbouring weekly issues; the latest one also lists the papers dripped this week
@@ -94,52 +123,38 @@ class BrowseService:
         ``language``: the language to show when the issue exists in it (default: the one
         imported first, as ``show`` does). Three queries."""
         keys = week_candidates(key) if key is not None else None
-        async with self._sessions() as session:
-            found = await repo.find_issue(session, keys, language=language)
+        period = self.this_week()
+
+        def read(conn: Connection) -> WeekView:
+            found = repo.find_issue(conn, keys, language=language)
             if found is None:
                 if key is None:
                     raise UnknownIssue("this week")
                 raise UnknownIssue(keys[0] if keys else key.strip()[:40])
-            picks = await repo.issue_picks(session, found.id, found.key)
+            picks = repo.issue_picks(conn, found.id, found.key)
             dripped: list[repo.EntryRow] = []
             if found.next_key is None and found.kind == "weekly":
-                dripped = await repo.dripped(session, *self.this_week())
-        return WeekView(
-            key=found.key,
-            title=found.title,
-            url=found.url,
-            picks=[_entry(p) for p in picks],
-            dripped=[_entry(d) for d in dripped],
-            prev_key=found.prev_key,
-            next_key=found.next_key,
-            language=found.language,
-        )
+                dripped = repo.dripped(conn, *period)
+            return _view(found, picks, dripped)
+
+        return await self._read(read)
 
     async def latest(self, *, language: str | None = None) -> WeekView | None:
         """The newest issue, weekly or monthly (the one covering the latest days), with its
         link and picks; None on an empty archive. Two queries."""
-        async with self._sessions() as session:
-            found = await repo.find_issue(
-                session, None, language=language, kinds=("weekly", "monthly")
-            )
+
+        def read(conn: Connection) -> WeekView | None:
+            found = repo.find_issue(conn, None, language=language, kinds=("weekly", "monthly"))
             if found is None:
                 return None
-            picks = await repo.issue_picks(session, found.id, found.key)
-        return WeekView(
-            key=found.key,
-            title=found.title,
-            url=found.url,
-            picks=[_entry(p) for p in picks],
-            dripped=[],
-            prev_key=found.prev_key,
-            next_key=found.next_key,
-            language=found.language,
-        )
+            return _view(found, repo.issue_picks(conn, found.id, found.key), [])
+
+        return await self._read(read)
 
     async def recent_picks(self, limit: int = 10, *, language: str | None = None) -> list[Entry]:
         """The newest editor's picks across issues (a paper once). One query."""
-        async with self._sessions() as session:
-            rows = await repo.recent_picks(session, max(1, min(limit, 100)), language=language)
+        bounded = max(1, min(limit, 100))
+        rows = await self._read(lambda c: repo.recent_picks(c, bounded, language=language))
         return [_entry(r) for r in rows]
 
     async def search_page(self, query: str, page: int = 1, per_page: int = 5) -> SearchPage:

@@ -19,6 +19,7 @@ from bot.domain.costs import post_cost
 from bot.domain.x_text import contains_url
 from bot.store import queue as repo
 from bot.store.models import Delivery
+from bot.store.queue import LedgerRow
 
 
 @dataclass(slots=True)
@@ -98,7 +99,7 @@ class XBudget:
         self,
         session: Session,
         /,
-        delivery: Delivery,
+        delivery: Delivery | LedgerRow,
         x_text: str,
         now: datetime,
         lease_until: datetime,

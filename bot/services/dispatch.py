@@ -5,6 +5,11 @@ Per delivery: claim (compare-and-set, committed) -> call the platform -> record 
 X is resent (its duplicate-content answer proves an earlier success), Telegram is resent or
 parked by setting. Every job here is idempotent: run it twice, from two processes, after a
 crash: nothing is posted twice by us, nothing is lost.
+
+Here: releasing posts (the audience of a broadcast is worked out then) and the deliveries sent
+one at a time (X, the channel, groups, resends after an unknown outcome). Subscribers' private
+chats are sent in batches by :mod:`bot.services.broadcast`; outcomes are recorded by
+:mod:`bot.services.ledger`.
 """
 
 from __future__ import annotations
@@ -13,9 +18,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,76 +27,47 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock import Clock
 from bot.config import Settings
 from bot.domain.quiet import release_time
-from bot.domain.retry import backoff_seconds
 from bot.domain.slots import next_slots
 from bot.publish.base import (
-    CHANNEL,
-    ChatBusy,
-    Migrated,
-    Outgoing,
-    Permanent,
     Publisher,
     PublishError,
     RateLimited,
-    Sent,
     Transient,
     Unauthorized,
-    Unreachable,
 )
 from bot.publish.notify import Notifier
 from bot.services import pauses
-from bot.services.budget import XBudget
+from bot.services.broadcast import LONG_BROADCAST, Broadcaster, show_broadcasts
 from bot.services.compose import compose_post
+from bot.services.ledger import (
+    DatabaseBusy,
+    Ledger,
+    Round,
+    TickReport,
+    is_lock,
+    platform,
+    subscriber_chat,
+)
 from bot.services.pace import TelegramPace
-from bot.services.queue import PAUSED_KEY, PROBE_KEY, slot_rule, weekly_rule
+from bot.services.queue import PAUSED_KEY, PROBE_KEY, weekly_rule
+from bot.services.slots import current_slot_rule
 from bot.store import queue as repo
 from bot.store import subscribers as subscribers_repo
-from bot.store.models import Delivery
+from bot.store.queue import LedgerRow
+
+__all__ = [
+    "LONG_BROADCAST",
+    "DatabaseBusy",
+    "Dispatcher",
+    "TickReport",
+    "platform",
+    "subscriber_chat",
+]
 
 logger = logging.getLogger(__name__)
-T = TypeVar("T")
 MAX_ROUNDS = 1000
-LONG_BROADCAST = 100  # subscribers: from this many on, the maintainer sees the progress
-AUTH_PAUSE_SECONDS = 600.0  # rejected credentials: look again after this long
-WRITE_TRIES = 3  # a ledger write that meets a locked database is tried this often
-
-
-class DatabaseBusy(Exception):
-    """The database stayed locked through every try of a ledger write."""
-
-
-@dataclass(slots=True)
-class _Round:
-    """What one tick remembers between deliveries: paused platforms, composed posts, and
-    whether Telegram is probing (one send at a time after an unknown outcome)."""
-
-    paused: set[str]
-    composed: dict[int, Outgoing | None] = field(default_factory=dict)
-    broadcasts: set[int] = field(default_factory=set)  # posts sent to subscribers this run
-    probing: bool = False
-    probed: bool = False
-
-
-@dataclass(slots=True)
-class TickReport:
-    released: list[int] = field(default_factory=list)
-    sent: list[tuple[int, str]] = field(default_factory=list)  # (post id, destination)
-    retrying: list[tuple[int, str, str]] = field(default_factory=list)  # (+ reason)
-    failed: list[tuple[int, str, str]] = field(default_factory=list)
-    waiting: list[str] = field(default_factory=list)  # why something waits (caps, pauses)
-    problems: list[str] = field(default_factory=list)  # why this run stopped early (db locked)
-
-
-def platform(destination: str) -> str:
-    return destination.split(":", 1)[0]
-
-
-def subscriber_chat(destination: str) -> int | None:
-    """The chat id of a subscriber's private-chat destination (``telegram:<id>``), else None."""
-    if destination == CHANNEL or not destination.startswith("telegram:"):
-        return None
-    tail = destination.split(":", 1)[1]
-    return int(tail) if tail.lstrip("-").isdigit() else None
+GROUP_WAIT_SECONDS = 3.5  # a channel's next post this close is waited for within the tick
+MAX_GROUP_WAITS = 400  # about 20 minutes of a channel backlog in one tick
 
 
 class Dispatcher:
@@ -112,11 +86,14 @@ class Dispatcher:
         waiting: Callable[[str], str | None] | None = None,
         broadcast: bool = False,
         sleep: Callable[[float], Awaitable[None]] | None = None,
+        drain_groups: bool = False,
     ) -> None:
         """``clock`` is the run's view of time (``--now`` moves it); ``real_clock`` (default:
         ``clock``) tells a travelled run from a real one. ``publishers`` and ``destinations``
         are read live (a platform may connect later); ``waiting(platform)`` says why a
-        configured platform cannot be used yet."""
+        configured platform cannot be used yet. ``drain_groups``: a channel backlog leaves
+        within one tick at the channel's limit (a post every 3 s), the tick waiting for each
+        next post (the long-running worker); otherwise one channel post per tick."""
         self._sessions = sessions
         self._sync_sessions = sync_sessions
         self._clock = clock
@@ -130,30 +107,25 @@ class Dispatcher:
         self._sleep = sleep or asyncio.sleep  # tests pass one that moves their clock
         self._pace = TelegramPace(per_second=settings.telegram.messages_per_second)
         self._notifier = notifier
-        self._rng = rng or random.Random()
-        self._rule = slot_rule(settings.schedule)
         self._weekly = weekly_rule(settings.schedule)
-        self._budget = XBudget(settings.twitter, settings.schedule.timezone)
+        self._ledger = Ledger(sessions, sync_sessions, settings, notifier, rng or random.Random())
+        self._budget = self._ledger.budget
+        self._write = self._ledger.write
         self._stopping = False
-
-    async def _write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """One ledger write in its own committed transaction, on the sync engine in a thread.
-        A locked database (past the busy timeout) is tried again, then :class:`DatabaseBusy`."""
-
-        def run() -> T:
-            with self._sync_sessions.begin() as session:
-                return fn(session, *args, **kwargs)
-
-        for attempt in range(1, WRITE_TRIES + 1):
-            try:
-                return await asyncio.to_thread(run)
-            except OperationalError as exc:
-                if not _is_lock(exc) or attempt == WRITE_TRIES:
-                    if _is_lock(exc):
-                        raise DatabaseBusy(str(exc.orig)) from None
-                    raise
-                logger.warning("database locked during a ledger write; trying again")
-        raise AssertionError("unreachable")
+        self._drain_groups = drain_groups
+        self._paced = datetime.min.replace(tzinfo=UTC)  # the last slot this run waited for
+        self._broadcaster = Broadcaster(
+            self._ledger,
+            sessions,
+            clock,
+            settings,
+            publishers,
+            notifier,
+            self._pace,
+            self._sleep,
+            simulated=sleep is not None,
+            stopping=lambda: self._stopping,
+        )
 
     def stop(self) -> None:
         """Finish the delivery in hand, then claim nothing more (graceful shutdown)."""
@@ -175,7 +147,7 @@ class Dispatcher:
             logger.warning(line)
             report.problems.append(line)
         except OperationalError as exc:
-            if not _is_lock(exc):
+            if not is_lock(exc):
                 raise
             line = f"the database is locked ({exc.orig}); the rest waits for the next run"
             logger.warning(line)
@@ -233,7 +205,8 @@ class Dispatcher:
 
     async def _reslot_papers(self, session: AsyncSession, now: datetime) -> None:
         posts = await repo.queued_papers(session)
-        for post, slot in zip(posts, next_slots(self._rule, now, len(posts)), strict=True):
+        rule = await current_slot_rule(session, self._settings.schedule)  # /slots override
+        for post, slot in zip(posts, next_slots(rule, now, len(posts)), strict=True):
             post.slot = slot
 
     # --- the ledger ------------------------------------------------------------------------
@@ -256,7 +229,7 @@ class Dispatcher:
         async with self._sessions() as session:
             active = await pauses.active_pauses(session, now)
             probing = await repo.get_state(session, PROBE_KEY) is not None
-        state = _Round({p.platform for p in active}, probing=probing)
+        state = Round({p.platform for p in active}, probing=probing)
         for pause in active:
             report.waiting.append(
                 f"{pause.platform} paused until {pause.until:%H:%M:%S} UTC: {pause.reason}"
@@ -267,13 +240,40 @@ class Dispatcher:
                 state.paused.add(name)
                 report.waiting.append(reason)
         await self._deliver_rounds(now, report, state, tried, horizon)
-        await self._show_broadcasts(state.broadcasts)
+        if self._broadcast_ready(state):
+            await self._broadcaster.run(now, report, state, horizon)
+            if state.probing:  # an unknown outcome in the broadcast: one at a time from here
+                await self._deliver_rounds(now, report, state, tried, horizon)
+        if self._drain_groups:
+            await self._drain_group_backlog(now, report, state, horizon)
+        await show_broadcasts(self._sessions, self._notifier, state.broadcasts)
+
+    async def _drain_group_backlog(
+        self, now: datetime, report: TickReport, state: Round, horizon: repo.Horizon | None
+    ) -> None:
+        """A backlog for the channel (or a group) waits on its chat's limit (a message a
+        second, 20 a minute): the tick waits for each next one when it is only moments away,
+        so the backlog leaves at the limit, not one post per tick."""
+        for _ in range(MAX_GROUP_WAITS):
+            if self._stopping or "telegram" in state.paused:
+                return
+            moment = max(now, self._clock(), self._paced)
+            async with self._sessions() as session:
+                due = await repo.soonest_group_wait(session, moment)
+            if due is None or (due - moment).total_seconds() > GROUP_WAIT_SECONDS:
+                return
+            await self._sleep((due - moment).total_seconds())
+            self._paced = max(self._paced, due)
+            await self._deliver_rounds(due, report, state, set(), horizon)
+
+    def _broadcast_ready(self, state: Round) -> bool:
+        return not (self._stopping or state.probing or "telegram" in state.paused)
 
     async def _deliver_rounds(
         self,
         now: datetime,
         report: TickReport,
-        state: _Round,
+        state: Round,
         tried: set[int],
         horizon: repo.Horizon | None,
     ) -> None:
@@ -281,10 +281,14 @@ class Dispatcher:
             if self._stopping:
                 return
             async with self._sessions() as session:
-                rows = await repo.due_deliveries(
-                    session, now, skip_prefixes=sorted(state.paused), horizon=horizon
+                found = await repo.due_deliveries(
+                    session,
+                    now,
+                    skip_prefixes=sorted(state.paused),
+                    horizon=horizon,
+                    skip_private=not state.probing,  # the broadcaster sends those in batches
                 )
-            rows = [r for r in rows if r.id not in tried]
+            rows = [LedgerRow.of(r) for r in found if r.id not in tried]
             if not rows:
                 return
             if state.probing:  # probe with a fresh post before any maybe-delivered one
@@ -298,19 +302,19 @@ class Dispatcher:
 
     async def _deliver(
         self,
-        row: Delivery,
+        row: LedgerRow,
         now: datetime,
         report: TickReport,
-        state: _Round,
+        state: Round,
         horizon: repo.Horizon | None = None,
     ) -> None:
         # a tick can take long (rate limits, many deliveries): leases and sent times use the
         # clock at this delivery, never the tick's start, so no lease is born expired
-        now = max(now, self._clock())
+        now = max(now, self._clock(), self._paced)
         name = platform(row.destination)
         publisher = self._publishers.get(name)
         if publisher is None:
-            await self._fail(row, now, "dead", f"no publisher for {row.destination}", report)
+            await self._ledger.fail(row, now, "dead", f"no publisher for {row.destination}", report)
             return
         if row.post_id not in state.composed:
             async with self._sessions() as session:
@@ -319,11 +323,11 @@ class Dispatcher:
                 )
         outgoing = state.composed[row.post_id]
         if outgoing is None:
-            await self._fail(row, now, "cancelled", "the post no longer exists", report)
+            await self._ledger.fail(row, now, "cancelled", "the post no longer exists", report)
             return
         if name == "x" and outgoing.x_text is None:
             reason = "not posted to X (no arXiv id, twitter.link_fallback = skip)"
-            await self._fail(row, now, "cancelled", reason, report)
+            await self._ledger.fail(row, now, "cancelled", reason, report)
             return
         if name == "telegram" and state.probing:
             # after an unknown outcome: one send at a time until one is confirmed, and no
@@ -337,14 +341,14 @@ class Dispatcher:
             if not await self._claim_x(row, outgoing.x_text, lease, now, report, state, horizon):
                 return
         else:
-            claimed_at = await self._claim_telegram(row, lease, now, report, horizon)
+            claimed_at = await self._claim_telegram(row, now, report, horizon)
             if claimed_at is None:
                 return  # another worker has it, or this chat must wait
             now = claimed_at  # the overall pace may have waited: stamps must be exact
         if (
             row.state == "sending"
             and name == "telegram"
-            and not await self._may_resend(row, now, report)
+            and not await self._ledger.may_resend(row, now, report)
         ):
             return
         try:
@@ -354,48 +358,28 @@ class Dispatcher:
                 state.paused.add(name)
             if isinstance(exc, Transient) and exc.maybe_sent and name == "telegram":
                 state.probing = state.probed = True
-            await self._on_error(row, exc, now, report)
+            await self._ledger.on_error(row, exc, now, report)
             return
         except Exception as exc:  # an adapter bug must not lose the post: retry, then dead-letter
             logger.exception("publisher %s crashed on post %s", name, row.post_id)
-            await self._on_error(row, Transient(f"{type(exc).__name__}: {exc}"), now, report)
+            await self._ledger.on_error(row, Transient(f"{type(exc).__name__}: {exc}"), now, report)
             return
-        await self._on_sent(row, outgoing, result, now, report)
+        await self._ledger.on_sent(row, outgoing, result, now, report)
         if subscriber_chat(row.destination) is not None:
             state.broadcasts.add(row.post_id)
         if name == "telegram" and state.probing:
             state.probing = state.probed = False
-            await self._set_probe(None, now)
+            await self._ledger.set_probe(None, now)
             logger.info("Telegram confirmed a send: back to normal pace")
-
-    async def _show_broadcasts(self, posts: set[int]) -> None:
-        """A long broadcast's progress for the maintainer: sent / total and failures, one
-        message per post edited in place, "finished" at the end."""
-        for post_id in sorted(posts):
-            async with self._sessions() as session:
-                counts = await repo.broadcast_counts(session, post_id)
-            total = sum(counts.values())
-            if total < LONG_BROADCAST:
-                continue
-            sent = counts.get("sent", 0)
-            blocked = counts.get("cancelled", 0)
-            failed = sum(counts.get(s, 0) for s in ("failed", "dead", "parked"))
-            waiting = counts.get("pending", 0) + counts.get("sending", 0)
-            done = "finished" if not waiting else f"{waiting:,} to go"
-            await self._notifier.progress(
-                f"broadcast:{post_id}",
-                f"broadcast of post {post_id}: {sent:,} / {total:,} sent, {blocked:,} blocked, "
-                f"{failed:,} failed; {done}",
-            )
 
     async def _claim_x(
         self,
-        row: Delivery,
+        row: LedgerRow,
         x_text: str,
         lease: datetime,
         now: datetime,
         report: TickReport,
-        state: _Round,
+        state: Round,
         horizon: repo.Horizon | None,
     ) -> bool:
         """Claim with a reservation against the cap and budget, in one transaction. When they
@@ -412,220 +396,29 @@ class Dispatcher:
                 await repo.set_state(session, verdict.alert_key, "1", now)
         report.waiting.append(verdict.reason)
         if first:
-            await self._notifier.alert(verdict.reason)
+            await self._notifier.alert(verdict.reason, kind="budget")
         return False
 
     async def _claim_telegram(
         self,
-        row: Delivery,
-        lease: datetime,
+        row: LedgerRow,
         now: datetime,
         report: TickReport,
         horizon: repo.Horizon | None,
     ) -> datetime | None:
-        """Claim under Telegram's limits, kept in the database for every process: the overall
-        limit makes this run wait (briefly, on the injected sleep); one chat's limit delays only
-        that chat's delivery. Returns the moment of the claim, None when not claimed."""
-        for _ in range(100):
-            verdict = await self._write(self._pace.claim, row, now, lease, horizon)
-            if verdict.claimed:
-                return now
-            if verdict.wait <= 0:
-                return None  # another worker has it
-            if not verdict.whole_platform:
-                due = now + timedelta(seconds=verdict.wait)
-                await self._write(repo.postpone, row.id, due, now)
-                wait = f"pacing {verdict.wait:.1f}s"
-                report.retrying.append((row.post_id, row.destination, wait))
-                return None
-            await self._sleep(verdict.wait)
-            now = max(now + timedelta(seconds=verdict.wait), self._clock())
-            lease = now + timedelta(seconds=self._delivery.lease_seconds)
-        return None
-
-    async def _set_probe(self, post_id: int | None, now: datetime) -> None:
-        async with self._sessions.begin() as session:
-            await repo.set_state(session, PROBE_KEY, None if post_id is None else str(post_id), now)
-
-    async def _may_resend(self, row: Delivery, now: datetime, report: TickReport) -> bool:
-        """Telegram gives no way to ask "did my last message arrive?"; policy decides. Called
-        with the delivery claimed (an expired lease), before resending it."""
-        policy = self._delivery.telegram_unknown_outcome
-        too_many = row.duplicates + 1 > self._delivery.max_unknown_resends
-        if policy == "resend" and not too_many:
-            await self._write(
-                repo.finish_delivery, row.id, now, state="sending", duplicates=row.duplicates + 1
-            )
-            logger.warning(
-                "post %s to %s: outcome unknown, resending", row.post_id, row.destination
-            )
-            return True
-        reason = (
-            f"post {row.post_id} to {row.destination}: a send was interrupted and its outcome is "
-            "unknown; parked (check the channel, then `digestbot queue now` to resend)"
-        )
-        await self._fail(row, now, "parked", reason, report)
-        return False
-
-    async def _on_sent(
-        self, row: Delivery, outgoing: Outgoing, result: Sent, now: datetime, report: TickReport
-    ) -> None:
-        x_text = outgoing.x_text if platform(row.destination) == "x" else None
-        cost = self._budget.cost(x_text) if x_text is not None else None
-        note = "already posted (duplicate content)" if result.duplicate else None
-        await self._write(
-            repo.finish_delivery,
-            row.id,
-            now,
-            state="sent",
-            remote_id=result.remote_id,
-            sent_at=now,
-            lease_until=None,
-            last_error=note,
-            cost_usd=cost,
-        )
-        report.sent.append((row.post_id, row.destination))
-        logger.info("post %s sent to %s (%s)", row.post_id, row.destination, result.remote_id)
-
-    async def _on_error(
-        self, row: Delivery, exc: PublishError, now: datetime, report: TickReport
-    ) -> None:
-        name = platform(row.destination)
-        message = str(exc) or type(exc).__name__
-        if isinstance(exc, ChatBusy):  # our pacing of one chat: only this delivery waits
-            await self._write(
-                repo.finish_delivery,
-                row.id,
-                now,
-                state="pending",
-                due_at=now + timedelta(seconds=exc.wait),
-                lease_until=None,
-                attempts=row.attempts,
-                sent_at=None,
-                cost_usd=None,
-            )
-            report.retrying.append((row.post_id, row.destination, f"pacing {exc.wait:.1f}s"))
-            return
-        chat = subscriber_chat(row.destination)
-        if chat is not None and isinstance(exc, Unreachable):
-            # blocked, deactivated, chat not found: silently, at once, until they /start
-            await self._write(repo.block_subscriber, chat, now)
-            await self._write(repo.cancel_chat, row.destination, now, f"unreachable: {message}")
-            await self._fail(row, now, "cancelled", f"subscriber unreachable: {message}", report)
-            return
-        if isinstance(exc, RateLimited):
-            reason = f"rate limited: {message}"
-            await self._pause(name, now, exc.retry_after, reason, row, report)
-            report.retrying.append(
-                (row.post_id, row.destination, f"rate limited {exc.retry_after:g}s")
-            )
-            return
-        if isinstance(exc, Migrated):
-            await self._fail(
-                row,
-                now,
-                "failed",
-                f"chat migrated to {exc.new_chat_id}: update telegram.channel_id",
-                report,
-            )
-            return
-        if isinstance(exc, Unauthorized):
-            await self._pause(name, now, AUTH_PAUSE_SECONDS, message, row, report)
-            report.retrying.append((row.post_id, row.destination, message))
-            report.problems.append(message)
-            return
-        if isinstance(exc, Transient):
-            wait = 0.0
-            if exc.maybe_sent and name == "telegram":
-                # the message may have arrived: the unknown-outcome policy decides; a resend
-                # waits long enough for a slow answer, and Telegram probes one send at a time
-                await self._set_probe(row.post_id, now)
-                if not await self._may_resend(row, now, report):
-                    return
-                row.duplicates += 1
-                wait = self._settings.telegram.send_timeout_seconds
-            await self._retry(row, message, now, report, at_least=wait)
-            return
-        kind = "unreachable" if isinstance(exc, Unreachable) else "rejected"
-        assert isinstance(exc, Permanent | Unreachable)
-        await self._fail(row, now, "failed", f"{name} {kind} the post: {message}", report)
-
-    async def _pause(
-        self,
-        name: str,
-        now: datetime,
-        seconds: float,
-        reason: str,
-        row: Delivery,
-        report: TickReport,
-    ) -> None:
-        """The whole platform waits ``seconds`` of real time (not an attempt); the delivery in
-        hand goes back to pending, its reservation released. Told once per pause."""
-        resume = now + timedelta(seconds=seconds)
-        async with self._sessions.begin() as session:
-            known = {p.platform: p for p in await pauses.active_pauses(session, now)}
-            await pauses.set_pause(session, name, resume, reason, now)
-            await session.run_sync(
-                repo.finish_delivery,
-                row.id,
-                now,
-                state="pending",
-                due_at=resume,
-                lease_until=None,
-                attempts=row.attempts,
-                sent_at=None,
-                cost_usd=None,
-                last_error=reason,
-            )
-        if seconds >= AUTH_PAUSE_SECONDS and name not in known:
-            await self._notifier.alert(f"{name} paused: {reason}")
-
-    async def _retry(
-        self, row: Delivery, message: str, now: datetime, report: TickReport, at_least: float = 0
-    ) -> None:
-        attempts = row.attempts + 1
-        if attempts >= self._delivery.max_attempts:
-            reason = f"gave up after {attempts} attempts: {message}"
-            await self._fail(row, now, "dead", reason, report)
-            return
-        delay = backoff_seconds(
-            attempts,
-            base=self._delivery.backoff_base_seconds,
-            cap=self._delivery.backoff_cap_seconds,
-            rng=self._rng,
-        )
-        await self._write(
-            repo.finish_delivery,
-            row.id,
-            now,
-            state="pending",
-            lease_until=None,
-            last_error=message,
-            sent_at=None,
-            cost_usd=None,
-            due_at=now + timedelta(seconds=max(delay, at_least)),
-        )
-        report.retrying.append((row.post_id, row.destination, message))
-
-    async def _fail(
-        self, row: Delivery, now: datetime, state: str, reason: str, report: TickReport
-    ) -> None:
-        await self._write(repo.force_delivery_state, row.id, now, state=state, last_error=reason)
-        if state == "cancelled":
-            return
-        report.failed.append((row.post_id, row.destination, reason))
-        text = f"post {row.post_id} to {row.destination} {state}: {reason}"
-        if subscriber_chat(row.destination) is not None:
-            # one alert per post, however many subscribers its message fails for
-            key = f"alert:subscribers:{row.post_id}"
-            async with self._sessions.begin() as session:
-                if await repo.get_state(session, key) is not None:
-                    return
-                await repo.set_state(session, key, "1", now)
-            text = f"{text} (further subscriber failures of this post are not announced)"
-        await self._notifier.alert(text)
-
-
-def _is_lock(exc: OperationalError) -> bool:
-    text = str(exc.orig).lower()
-    return "locked" in text or "busy" in text or "lock timeout" in text
+        """Claim under Telegram's limits, kept in the database for every process: the delivery
+        is granted a slot, and this run waits for it (briefly, on the injected sleep); one
+        chat's limit delays only that chat's delivery. Returns the slot, None when not
+        claimed."""
+        lease = float(self._delivery.lease_seconds)
+        result = await self._write(self._pace.reserve, now, lease, rows=[row], horizon=horizon)
+        for waiting, due in result.waiting:
+            wait = f"pacing {(due - now).total_seconds():.1f}s"
+            report.retrying.append((waiting.post_id, waiting.destination, wait))
+        if not result.claimed:
+            return None  # another worker has it, or this chat must wait
+        [(_, at)] = result.claimed
+        if at > now:
+            await self._sleep((at - now).total_seconds())
+            self._paced = max(self._paced, at)  # that much time has passed (a frozen clock too)
+        return at

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-DIGEST_SUFFIXES = (".md", ".txt", ".markdown")
+DIGEST_SUFFIXES = (".md", ".txt", ".markdown", ".html", ".htm")
 SKIPPED_FOLDERS = frozenset({"node_modules", "site-packages", "__pycache__", "venv", ".venv"})
 WEB_SCHEMES = ("http", "https")
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Literal, cast
+from typing import TYPE_CHECKING, Literal, cast
 
 from sqlalchemy import (
-    ColumnElement,
-    and_,
-    case,
+    Select,
     delete,
     exists,
     func,
@@ -19,7 +19,6 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, selectinload
 
@@ -33,8 +32,13 @@ from bot.domain.model import (
     SearchHit,
     Section,
 )
-from bot.domain.search import FtsQuery, Highlighter, short_index_text, stem_forms
+from bot.domain.search import FtsQuery, Highlighter, short_index_text
+from bot.store import search_pg, search_rank, search_sqlite
+from bot.store.archive_sqlite import SqliteReads
 from bot.store.models import Issue, Item, Paper, Post
+
+if TYPE_CHECKING:
+    from bot.services.archive_reads import ArchiveReads
 
 UpsertOutcome = Literal["added", "updated", "unchanged"]
 
@@ -57,6 +61,7 @@ def upsert_issue(
         issue = Issue(key=parsed.key, language=parsed.language, imported_at=now)
         session.add(issue)
     else:
+        _forget_short(session, [issue.id])
         session.execute(delete(Item).where(Item.issue_id == issue.id))
     _fill_issue(issue, parsed, source=source, digest=digest, now=now)
     session.flush()
@@ -117,17 +122,22 @@ def _item_row(issue_id: int, item: ParsedItem, papers: dict[str, int]) -> dict[s
 
 
 def _index_short(session: Session, ids: list[int], items: tuple[ParsedItem, ...]) -> None:
+    if session.get_bind().dialect.name == "postgresql":  # its rows go with the items (cascade)
+        pg_rows = [
+            (item_id, it.headline, it.title, it.summary, it.url)
+            for item_id, it in zip(ids, items, strict=True)
+        ]
+        search_pg.index_items(session, pg_rows)
+        return
     if session.get_bind().dialect.name != "sqlite":
         return
-    rows = [
-        {
-            "rowid": item_id,
-            "headline": short_index_text(it.headline),
-            "title": short_index_text(it.title),
-            "summary": short_index_text(it.summary),
-            "url": short_index_text(it.url),
-        }
+    texts = [
+        (item_id, tuple(short_index_text(f) for f in (it.headline, it.title, it.summary, it.url)))
         for item_id, it in zip(ids, items, strict=True)
+    ]
+    rows = [
+        {"rowid": item_id, "headline": h, "title": t, "summary": s, "url": u}
+        for item_id, (h, t, s, u) in texts
     ]
     session.execute(
         text(
@@ -136,6 +146,28 @@ def _index_short(session: Session, ids: list[int], items: tuple[ParsedItem, ...]
         ),
         rows,
     )
+    with _dbapi_cursor(session) as cur:  # the word counts and impact lists of the new rows
+        search_rank.add_items(cur, texts)
+
+
+def _forget_short(session: Session, issue_ids: Sequence[int]) -> None:
+    """Before the items of ``issue_ids`` are deleted: take their word-index rows out of the
+    word counts (SQLite; their impact-list rows go with them, by trigger)."""
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    ids = list(session.scalars(select(Item.id).where(Item.issue_id.in_(issue_ids))))
+    with _dbapi_cursor(session) as cur:
+        search_rank.remove_items(cur, ids)
+
+
+@contextmanager
+def _dbapi_cursor(session: Session) -> Iterator[search_rank.Cursor]:
+    """A cursor of the session's own DBAPI connection (same transaction)."""
+    cur = cast(search_rank.Cursor, session.connection().connection.cursor())
+    try:
+        yield cur
+    finally:
+        cur.close()
 
 
 async def keys_with_content(
@@ -150,7 +182,7 @@ async def keys_with_content(
     return {digest: (key, cast(Language, language)) for digest, key, language in rows}
 
 
-async def list_issues(session: AsyncSession) -> list[IssueSummary]:
+def list_issues(session: Session) -> list[IssueSummary]:
     counts = (
         select(
             Item.issue_id,
@@ -160,7 +192,7 @@ async def list_issues(session: AsyncSession) -> list[IssueSummary]:
         .group_by(Item.issue_id)
         .subquery()
     )
-    rows = await session.execute(
+    rows = session.execute(
         select(Issue, counts.c.n, counts.c.p)
         .outerjoin(counts, counts.c.issue_id == Issue.id)
         .order_by(Issue.start_date.desc(), Issue.kind.desc(), Issue.imported_at, Issue.id)
@@ -182,12 +214,13 @@ async def list_issues(session: AsyncSession) -> list[IssueSummary]:
     ]
 
 
+def _languages(key: str) -> Select[str]:
+    return select(Issue.language).where(Issue.key == key).order_by(Issue.imported_at, Issue.id)
+
+
 async def issue_languages(session: AsyncSession, key: str) -> list[Language]:
     """Languages of the issue ``key``, first imported first."""
-    rows = await session.scalars(
-        select(Issue.language).where(Issue.key == key).order_by(Issue.imported_at, Issue.id)
-    )
-    return [cast(Language, language) for language in rows]
+    return [cast(Language, language) for language in await session.scalars(_languages(key))]
 
 
 async def issue_ids(session: AsyncSession, key: str, language: str | None) -> list[int]:
@@ -216,6 +249,7 @@ async def remove_issues(
             select(Item.paper_id).where(Item.issue_id.in_(ids), Item.paper_id.is_not(None))
         )
     )
+    await session.run_sync(_forget_short, ids)
     items = await session.execute(
         delete(Item).where(Item.issue_id.in_(ids)).execution_options(synchronize_session=False)
     )
@@ -238,14 +272,12 @@ async def remove_issues(
     )
 
 
-async def load_issue(
-    session: AsyncSession, key: str, language: str | None = None
-) -> ParsedIssue | None:
+def load_issue(session: Session, key: str, language: str | None = None) -> ParsedIssue | None:
     """The issue ``key`` in ``language``; without one, the language imported first."""
     stmt = select(Issue).where(Issue.key == key)
     if language is not None:
         stmt = stmt.where(Issue.language == language)
-    issue = await session.scalar(
+    issue = session.scalar(
         stmt.order_by(Issue.imported_at, Issue.id)
         .limit(1)
         .options(selectinload(Issue.items).selectinload(Item.paper))
@@ -284,10 +316,41 @@ async def load_issue(
     )
 
 
-RANK_CANDIDATES = 500  # very common terms: rank the newest 500 matches, not all of them
-VOCABULARY = "temp.items_short_vocab"  # the word index's words (fts5vocab, per connection)
-VOCABULARY_SCAN = 2000  # words read from one stem's prefix on, at most
-VOCABULARY_CACHE = 1000  # query words whose stem forms one connection remembers
+class OrmReads:
+    """``bot.services.archive_reads.ArchiveReads`` through the ORM (PostgreSQL)."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def issues(self) -> list[IssueSummary]:
+        return list_issues(self._session)
+
+    def issue(self, key: str, language: str | None) -> ParsedIssue | None:
+        return load_issue(self._session, key, language)
+
+    def languages(self, key: str) -> list[Language]:
+        return [cast(Language, language) for language in self._session.scalars(_languages(key))]
+
+    def search(
+        self,
+        query: FtsQuery,
+        filters: SearchFilters,
+        limit: int,
+        *,
+        any_term: bool = False,
+        offset: int = 0,
+    ) -> list[SearchHit]:
+        return search_items(self._session, query, filters, limit, any_term=any_term, offset=offset)
+
+
+def session_reads(session: Session) -> ArchiveReads:
+    """The read queries on a sync session: SQLite's own SQL (``bot.store.archive_sqlite``, the
+    one copy the command line's fast path runs too) on its DBAPI connection, else the ORM."""
+    if session.get_bind().dialect.name != "sqlite":
+        return OrmReads(session)
+    conn = session.connection()
+    raw = cast(sqlite3.Connection, conn.connection.driver_connection)
+    return SqliteReads(raw, conn.info)
 
 
 def search_items(
@@ -300,20 +363,22 @@ def search_items(
     offset: int = 0,
 ) -> list[SearchHit]:
     """Best matches first: items with every term, or with ``any_term`` at least one. The one
-    place that knows how each database searches. ``offset`` skips that many of the best
-    (pages: the ranking of the first ``offset + limit`` is cut, so pages never overlap).
+    place that knows how each database searches (SQLite: ``bot.store.search_sqlite``, on this
+    session's DBAPI connection). ``offset`` skips that many of the best (pages: the ranking
+    of the first ``offset + limit`` is cut, so pages never overlap).
 
     Synchronous like ``upsert_issue``: the service runs it in a worker thread on the sync
     engine (one hop instead of a thread round trip per statement)."""
     if query.mode == "empty":
         return []
     if session.get_bind().dialect.name == "sqlite":
-        forms = index_stem_forms(session, query)
-        ranked = _fts_ranked_ids(session, query, forms, filters, offset + limit, any_term)
-        marked = [f for found in forms.values() for f in found]
-    else:
-        ranked = _like_ranked_ids(session, query, filters, offset + limit, any_term)
-        marked = [t for alternatives in query.contains for t in alternatives[1:]]
+        conn = session.connection()
+        raw = cast(sqlite3.Connection, conn.connection.driver_connection)
+        return search_sqlite.search_items(
+            raw, conn.info, query, filters, limit, any_term=any_term, offset=offset
+        )
+    forms = search_pg.stem_vocabulary(session, query)
+    ranked = search_pg.ranked_ids(session, query, forms, filters, offset + limit, any_term)
     ranked = ranked[offset:]
     if not ranked:
         return []
@@ -333,148 +398,6 @@ def search_items(
         .outerjoin(Paper, Paper.id == Item.paper_id)
         .where(Item.id.in_(ranked))
     )
-    by_id = {row.id: row for row in rows}
+    marked = [f for found in forms.values() for f in found]
     marker = Highlighter((*query.terms, *marked))
-    return [
-        SearchHit(
-            issue=row.key,
-            section=cast(Section, row.section),
-            headline=row.headline,
-            title=row.title,
-            url=row.url,
-            paper=row.identity,
-            snippet=marker.best_snippet(row.summary, row.title, row.headline),
-            pick=row.pick,
-        )
-        for row in (by_id[i] for i in ranked if i in by_id)
-    ]
-
-
-def _filter_sql(filters: SearchFilters) -> tuple[str, str, dict[str, object]]:
-    joins = " JOIN items i ON i.id = f.rowid"
-    where: list[str] = []
-    params: dict[str, object] = {}
-    if filters.section:
-        where.append("i.section = :section")
-        params["section"] = filters.section
-    if filters.picks_only:
-        where.append("i.pick = 1")
-    if filters.year is not None:
-        joins += " JOIN issues s ON s.id = i.issue_id"
-        where.append("s.year = :year")
-        params["year"] = filters.year
-    return joins, "".join(f" AND {w}" for w in where), params
-
-
-def index_stem_forms(session: Session, query: FtsQuery) -> dict[str, tuple[str, ...]]:
-    """query word -> the index's other words of its stem (pruned -> pruning), read from the
-    word index's vocabulary in the stem's prefix range (no table scan) and remembered by the
-    connection until the database changes."""
-    if not query.stems:
-        return {}
-    conn = session.connection()
-    known = _vocabulary_cache(conn)
-    sql = text(f"SELECT term FROM {VOCABULARY} WHERE term >= :low AND term < :high LIMIT :n")
-    found: dict[str, tuple[str, ...]] = {}
-    for word in query.stems:
-        if word.word not in known:
-            vocabulary: list[str] = []
-            for low, high in word.ranges:
-                params = {"low": low, "high": high, "n": VOCABULARY_SCAN}
-                vocabulary += conn.execute(sql, params).scalars()
-            known[word.word] = stem_forms(word, vocabulary)
-        if forms := known[word.word]:
-            found[word.word] = forms
-    return found
-
-
-def _vocabulary_cache(conn: Connection) -> dict[str, tuple[str, ...]]:
-    """The stem forms this DBAPI connection has read, emptied whenever the database changed:
-    ``data_version`` moves with other connections' commits, ``total_changes()`` with this
-    one's. Reading a common word's range costs milliseconds; this check, microseconds."""
-    info = conn.info  # lives as long as the pooled DBAPI connection
-    if _SEEN not in info:
-        vocabulary = f"{VOCABULARY} USING fts5vocab(main, items_short, row)"
-        conn.execute(text(f"CREATE VIRTUAL TABLE IF NOT EXISTS {vocabulary}"))
-    version = tuple(
-        conn.execute(text("SELECT total_changes(), data_version FROM pragma_data_version")).one()
-    )
-    if info.get(_SEEN) != version or len(info[_FORMS]) > VOCABULARY_CACHE:
-        info[_SEEN], info[_FORMS] = version, {}
-    forms: dict[str, tuple[str, ...]] = info[_FORMS]
-    return forms
-
-
-_SEEN = "digestbot.search.vocabulary_version"  # keys in Connection.info
-_FORMS = "digestbot.search.stem_forms"
-
-
-def _fts_ranked_ids(
-    session: Session,
-    query: FtsQuery,
-    forms: dict[str, tuple[str, ...]],
-    filters: SearchFilters,
-    limit: int,
-    any_term: bool,
-) -> list[int]:
-    """The word index first; the trigram index only tops up with in-word substring matches."""
-    words = query.word_match(forms, any_term=any_term)
-    ranked = _fts_top(session, "items_short", words, filters, limit)
-    trigram = query.trigram_match(any_term=any_term)
-    if len(ranked) < limit and trigram:
-        more = _fts_top(session, "items_fts", trigram, filters, limit)
-        ranked += [i for i in more if i not in ranked][: limit - len(ranked)]
-    return ranked
-
-
-def _fts_top(
-    session: Session, table: str, match: str, filters: SearchFilters, limit: int
-) -> list[int]:
-    """bm25 over a bounded set of the newest matches (ids and scores only); the caller then
-    loads just the top rows. Column weights: headline 4, title 3, summary 1, link 0.5."""
-    joins, where, params = _filter_sql(filters) if _has_filters(filters) else ("", "", {})
-    sql = (
-        f"SELECT item_id FROM (SELECT f.rowid AS item_id, bm25({table}, 4.0, 3.0, 1.0, 0.5) "
-        f"AS score FROM {table} f{joins} WHERE {table} MATCH :match{where} "
-        "ORDER BY f.rowid DESC LIMIT :cap) ORDER BY score, item_id DESC LIMIT :limit"
-    )
-    params |= {"match": match, "cap": RANK_CANDIDATES, "limit": limit}
-    return list(session.scalars(text(sql), params).all())
-
-
-def _has_filters(filters: SearchFilters) -> bool:
-    return bool(filters.section or filters.picks_only or filters.year is not None)
-
-
-def _like_contains(texts: tuple[str, ...], *, headline_only: bool = False) -> ColumnElement[bool]:
-    """Any of ``texts`` inside any searched column, case-insensitive; LIKE wildcards (% _ and
-    the escape character) in the user's text are escaped, so they match as text."""
-    columns = (
-        (Item.headline,) if headline_only else (Item.headline, Item.title, Item.summary, Item.url)
-    )
-    return or_(*(c.icontains(t, autoescape=True) for t in texts for c in columns))
-
-
-def _like_ranked_ids(
-    session: Session, query: FtsQuery, filters: SearchFilters, limit: int, any_term: bool
-) -> list[int]:
-    """PostgreSQL (and any non-SQLite database): case-insensitive substring matching of each
-    term or the stem its other forms share (pruned: prun); items with more terms rank first."""
-    terms = [_like_contains(texts) for texts in query.contains]
-    stmt = (
-        select(Item.id)
-        .join(Issue, Issue.id == Item.issue_id)
-        .where(or_(*terms) if any_term else and_(*terms))
-    )
-    if filters.section:
-        stmt = stmt.where(Item.section == filters.section)
-    if filters.picks_only:
-        stmt = stmt.where(Item.pick.is_(True))
-    if filters.year is not None:
-        stmt = stmt.where(Issue.year == filters.year)
-    if any_term:
-        found = [case((t, 1), else_=0) for t in terms]
-        stmt = stmt.order_by(sum(found[1:], found[0]).desc())  # items with more terms first
-    headline_first = _like_contains(query.contains[0], headline_only=True).desc()
-    stmt = stmt.order_by(headline_first, Issue.start_date.desc(), Item.position).limit(limit)
-    return list(session.scalars(stmt).all())
+    return search_sqlite.hits_in_order(cast("list[search_sqlite.Row]", rows.all()), ranked, marker)

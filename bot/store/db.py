@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -16,8 +15,9 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from bot.errors import SettingsError
-
-BUSY_TIMEOUT_MS = 5000
+from bot.store.sqlite_conn import BUSY_TIMEOUT_MS as BUSY_TIMEOUT_MS
+from bot.store.sqlite_conn import apply_pragmas
+from bot.store.sqlite_conn import sqlite_path as sqlite_path
 
 
 class DatabaseURLError(SettingsError, ValueError):
@@ -43,13 +43,6 @@ def sync_url(raw: str) -> URL:
     return url.set(drivername=f"{url.get_backend_name()}+{driver}")
 
 
-def sqlite_path(raw: str) -> Path | None:
-    url = make_url(raw)
-    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
-        return None
-    return Path(url.database)
-
-
 def prepare_sqlite_file(raw: str) -> None:
     """Create the database file (and its folder) readable by its owner only."""
     path = sqlite_path(raw)
@@ -61,12 +54,7 @@ def prepare_sqlite_file(raw: str) -> None:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
+    apply_pragmas(dbapi_connection, BUSY_TIMEOUT_MS)
 
 
 def install_sqlite_pragmas(sync_engine: Any) -> None:

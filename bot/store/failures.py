@@ -3,7 +3,9 @@ that names the database (password masked) and says what to do; never a traceback
 
 from __future__ import annotations
 
-from bot.store.db import BUSY_TIMEOUT_MS
+import sqlite3
+
+from bot.store.sqlite_conn import BUSY_TIMEOUT_MS
 
 _KNOWN = (
     (
@@ -45,13 +47,18 @@ _KNOWN = (
 
 def database_problem(exc: BaseException, where: str) -> str | None:
     """One line for a database error (``where`` names the database), or None when ``exc`` is
-    not one."""
-    from sqlalchemy.exc import DBAPIError
+    not one: SQLAlchemy's, or sqlite3's own (SQLite reads run on the DBAPI connection)."""
+    orig: BaseException | None
+    if isinstance(exc, sqlite3.DatabaseError):
+        orig = exc
+    else:
+        from sqlalchemy.exc import DBAPIError
 
-    if not isinstance(exc, DBAPIError):
-        return None
-    detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else ""
-    lowered = str(exc.orig).lower()
+        if not isinstance(exc, DBAPIError):
+            return None
+        orig = exc.orig
+    detail = str(orig).strip().splitlines()[0] if orig is not None else ""
+    lowered = str(orig).lower()
     for needles, advice in _KNOWN:
         if any(n in lowered for n in needles):
             return f"the database {where} " + advice.format(busy=BUSY_TIMEOUT_MS / 1000)

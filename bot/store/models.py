@@ -76,6 +76,8 @@ class Issue(Base):
         UniqueConstraint("key", "language", name="uq_issues_key_language"),
         Index("ix_issues_year", "year"),
         Index("ix_issues_content_hash", "content_hash"),
+        Index("ix_issues_kind_start_date", "kind", "start_date"),  # prev/next week
+        Index("ix_issues_kind_end_date", "kind", "end_date"),  # the newest issue
     )
 
 
@@ -234,3 +236,49 @@ class Subscriber(Base):
         CheckConstraint("receive IN ('drip', 'digest', 'both')", name="receive"),
         Index("ix_subscribers_state_receive", "state", "receive"),
     )
+
+
+class AuditEntryRow(Base):
+    """One maintainer change to the queue (issue 8): who, what, and the state before and after
+    (JSON), written in the same transaction as the change. ``undone_by``: the id of the undo
+    entry that reverted it. ``post_id`` is no foreign key: the log outlives what it describes."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(160))
+    actor_id: Mapped[int | None] = mapped_column(BigInteger)
+    verb: Mapped[str] = mapped_column(String(16))
+    post_id: Mapped[int | None] = mapped_column(BigInteger)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    undone_by: Mapped[int | None] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+
+class Feed(Base):
+    """An RSS or Atom feed the worker polls for new digests (issue 9). ``etag`` and
+    ``last_modified`` make the next request conditional; ``failing_since`` / ``failures`` /
+    ``next_check_at`` are the back-off; ``alerted``: the maintainer was told of this streak;
+    ``seen``: the item ids read so far (an item not among them is new, one among them edited)."""
+
+    __tablename__ = "feeds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(Text, unique=True)
+    enqueue: Mapped[bool] = mapped_column(Boolean, default=False)
+    title: Mapped[str | None] = mapped_column(Text)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    checked_at: Mapped[datetime | None]
+    ok_at: Mapped[datetime | None]
+    next_check_at: Mapped[datetime | None]
+    failing_since: Mapped[datetime | None]
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    alerted: Mapped[bool] = mapped_column(Boolean, default=False)
+    seen: Mapped[list[str]]  # ids of the items read so far (newest last, bounded)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

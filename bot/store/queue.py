@@ -11,9 +11,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import Update, and_, case, delete, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -168,6 +181,32 @@ async def paper_by_identity(session: AsyncSession, identity: str) -> Paper | Non
 # --- the ledger ---------------------------------------------------------------------------
 
 
+@dataclass(slots=True)
+class LedgerRow:
+    """What the dispatcher needs of a delivery, read with plain SQL (no ORM object)."""
+
+    id: int
+    post_id: int
+    destination: str
+    state: str
+    attempts: int
+    duplicates: int
+
+    @classmethod
+    def of(cls, delivery: Delivery) -> LedgerRow:
+        d = delivery
+        return cls(d.id, d.post_id, d.destination, d.state, d.attempts, d.duplicates)
+
+
+def _private_chat() -> ColumnElement[bool]:
+    """A subscriber's private chat: ``telegram:<positive id>`` (not the channel, no group)."""
+    return and_(
+        Delivery.destination.startswith("telegram:"),
+        Delivery.destination != "telegram:channel",
+        ~Delivery.destination.startswith("telegram:-"),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Horizon:
     """Beyond these moments a wait or a lease cannot be ours: a run at a travelled ``--now``
@@ -214,11 +253,15 @@ async def due_deliveries(
     skip_prefixes: Sequence[str] = (),
     limit: int = 50,
     horizon: Horizon | None = None,
+    skip_private: bool = False,
 ) -> list[Delivery]:
-    """Pending deliveries that are due, and claimed ones whose lease ran out."""
+    """Pending deliveries that are due, and claimed ones whose lease ran out. ``skip_private``:
+    not the pending ones to private chats (the broadcaster claims those in batches)."""
     stmt = select(Delivery).where(or_(*_due(now, horizon)))
     for prefix in skip_prefixes:
         stmt = stmt.where(~Delivery.destination.startswith(prefix))
+    if skip_private:
+        stmt = stmt.where(~and_(Delivery.state == "pending", _private_chat()))
     stmt = stmt.order_by(Delivery.due_at, Delivery.id).limit(limit)
     return list(await session.scalars(stmt))
 
@@ -226,7 +269,7 @@ async def due_deliveries(
 def claim(
     session: Session,
     /,
-    delivery: Delivery,
+    delivery: Delivery | LedgerRow,
     now: datetime,
     lease_until: datetime,
     reserve_usd: float | None = None,
@@ -255,7 +298,11 @@ def claim(
 
 
 def claimable(
-    session: Session, /, delivery: Delivery, now: datetime, horizon: Horizon | None = None
+    session: Session,
+    /,
+    delivery: Delivery | LedgerRow,
+    now: datetime,
+    horizon: Horizon | None = None,
 ) -> bool:
     """Whether :func:`claim` could take the delivery now (no other worker has it)."""
     pending, expired = _due(now, horizon)
@@ -304,7 +351,7 @@ async def create_timed_deliveries(
     session: AsyncSession, post_id: int, due: Sequence[tuple[str, datetime]], now: datetime
 ) -> None:
     """One pending delivery per (destination, due time): a broadcast's subscribers, each due
-    when their quiet hours allow. Inserted in batches; an existing row is left alone."""
+    when their quiet hours allow. An existing row is left alone."""
     rows = [
         {
             "post_id": post_id,
@@ -317,11 +364,13 @@ async def create_timed_deliveries(
         }
         for destination, due_at in due
     ]
-    for start in range(0, len(rows), 500):
-        stmt = _insert(session)(Delivery).values(rows[start : start + 500])
-        await session.execute(
-            stmt.on_conflict_do_nothing(index_elements=["post_id", "destination"])
-        )
+    if not rows:
+        return
+    # executemany of one cached statement (not a statement of thousands of literal rows)
+    stmt = _insert(session)(_TABLE).on_conflict_do_nothing(
+        index_elements=["post_id", "destination"]
+    )
+    await session.execute(stmt, rows)
 
 
 def telegram_stamps(
@@ -341,6 +390,248 @@ def telegram_stamps(
     else:
         stmt = stmt.where(Delivery.destination == destination)
     return sorted(stamp for stamp in session.scalars(stmt) if stamp is not None)
+
+
+_TABLE = cast(Table, Delivery.__table__)
+_ROW_COLUMNS = (
+    Delivery.id,
+    Delivery.post_id,
+    Delivery.destination,
+    Delivery.state,
+    Delivery.attempts,
+    Delivery.duplicates,
+)
+
+
+def due_private(
+    session: Session, /, now: datetime, limit: int, horizon: Horizon | None = None
+) -> list[LedgerRow]:
+    """Due pending deliveries to private chats, oldest first (the broadcaster's next batch)."""
+    pending, _ = _due(now, horizon)
+    rows = session.execute(
+        select(*_ROW_COLUMNS)
+        .where(pending, _private_chat())
+        .order_by(Delivery.due_at, Delivery.id)
+        .limit(limit)
+    )
+    return [LedgerRow(*row) for row in rows]
+
+
+async def soonest_group_wait(session: AsyncSession, now: datetime) -> datetime | None:
+    """When the soonest pending delivery to the channel or a group that waits (its chat's
+    limit) becomes due, if any does after ``now``."""
+    stmt = select(func.min(Delivery.due_at)).where(
+        Delivery.state == "pending",
+        Delivery.due_at > now,
+        or_(
+            Delivery.destination == "telegram:channel",
+            Delivery.destination.startswith("telegram:-"),
+        ),
+    )
+    found: datetime | None = await session.scalar(stmt)
+    return found
+
+
+def pace_stamps(session: Session, /, since: datetime) -> list[tuple[datetime, int]]:
+    """Slots granted to Telegram deliveries (sent or being sent) after ``since``, future ones
+    included, oldest first, with their delivery ids."""
+    stmt = select(Delivery.sent_at, Delivery.id).where(
+        Delivery.state.in_(X_RESERVED),
+        Delivery.sent_at > since,
+        Delivery.destination.startswith("telegram:"),
+    )
+    return sorted((stamp, i) for stamp, i in session.execute(stmt) if stamp is not None)
+
+
+def chat_stamps(
+    session: Session, /, destinations: Sequence[str], since: datetime
+) -> dict[str, list[datetime]]:
+    """Per destination, its slots after ``since`` (sent or being sent), oldest first."""
+    found: dict[str, list[datetime]] = {}
+    unique = sorted(set(destinations))
+    for start in range(0, len(unique), 500):
+        rows = session.execute(
+            select(Delivery.destination, Delivery.sent_at).where(
+                Delivery.destination.in_(unique[start : start + 500]),
+                Delivery.state.in_(X_RESERVED),
+                Delivery.sent_at > since,
+            )
+        )
+        for destination, stamp in rows:
+            if stamp is not None:
+                found.setdefault(destination, []).append(stamp)
+    return {d: sorted(times) for d, times in found.items()}
+
+
+def claim_slots(
+    session: Session,
+    /,
+    claims: Sequence[tuple[LedgerRow, datetime]],
+    lease_seconds: float,
+    now: datetime,
+    horizon: Horizon | None = None,
+) -> list[tuple[LedgerRow, datetime]]:
+    """Compare-and-set claims of many deliveries in one statement each state (executemany):
+    each is stamped with its slot (``sent_at``) and leased from it. Returns those won."""
+    if not claims:
+        return []
+    pending, expired = _due(now, horizon)
+    lease = timedelta(seconds=lease_seconds)
+    for state, cond in (("pending", pending), ("sending", expired)):
+        params = [
+            {"b_id": row.id, "b_at": at, "b_lease": at + lease}
+            for row, at in claims
+            if row.state == state
+        ]
+        if not params:
+            continue
+        stmt = (
+            update(_TABLE)
+            .where(_TABLE.c.id == bindparam("b_id"), cond)
+            .values(
+                state="sending",
+                attempts=_TABLE.c.attempts + 1,
+                lease_until=bindparam("b_lease"),
+                sent_at=bindparam("b_at"),
+                cost_usd=0.0,
+                updated_at=now,
+            )
+        )
+        session.execute(stmt, params)
+    if session.get_bind().dialect.name == "sqlite":
+        # the claimer holds the write lock from its first statement (the pace lock): the rows
+        # it read as claimable are still so, and every update above won
+        return list(claims)
+    # which claims won: the rows now carry our slot and lease (checked, not assumed, so that a
+    # row another writer changed in between is never sent)
+    wanted = {row.id: at for row, at in claims}
+    won: set[int] = set()
+    ids = sorted(wanted)
+    for start in range(0, len(ids), 500):
+        rows = session.execute(
+            select(Delivery.id, Delivery.sent_at, Delivery.lease_until).where(
+                Delivery.id.in_(ids[start : start + 500]), Delivery.state == "sending"
+            )
+        )
+        for delivery_id, sent_at, lease_until in rows:
+            at = wanted[delivery_id]
+            if sent_at == at and lease_until == at + lease:
+                won.add(delivery_id)
+    return [(row, at) for row, at in claims if row.id in won]
+
+
+def finish_sent_many(
+    session: Session, /, outcomes: Sequence[tuple[int, str | None, str | None]], now: datetime
+) -> None:
+    """Record many sends at once (executemany): (delivery id, remote id, note). The slot stays
+    as ``sent_at``; only rows still claimed (state sending) are written."""
+    if not outcomes:
+        return
+    table = _TABLE
+    stmt = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"), table.c.state == "sending")
+        .values(
+            state="sent",
+            remote_id=bindparam("b_remote"),
+            last_error=bindparam("b_note"),
+            lease_until=None,
+            cost_usd=None,
+            updated_at=now,
+        )
+    )
+    session.execute(
+        stmt, [{"b_id": i, "b_remote": remote, "b_note": note} for i, remote, note in outcomes]
+    )
+
+
+def release_claims(
+    session: Session, /, ids: Sequence[int], due_at: datetime, now: datetime
+) -> None:
+    """Claims never sent (a pause, a stop) go back to pending, due at ``due_at``: not an
+    attempt, their slots freed."""
+    if not ids:
+        return
+    table = _TABLE
+    stmt = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"), table.c.state == "sending")
+        .values(
+            state="pending",
+            attempts=case((table.c.attempts > 0, table.c.attempts - 1), else_=0),
+            lease_until=None,
+            sent_at=None,
+            cost_usd=None,
+            due_at=due_at,
+            updated_at=now,
+        )
+    )
+    session.execute(stmt, [{"b_id": i} for i in ids])
+
+
+def postpone_many(
+    session: Session, /, waits: Sequence[tuple[int, datetime]], now: datetime
+) -> None:
+    """Pending deliveries that must wait (one chat's limit): (id, due at), executemany."""
+    if not waits:
+        return
+    table = _TABLE
+    stmt = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"), table.c.state == "pending")
+        .values(due_at=bindparam("b_due"), updated_at=now)
+    )
+    session.execute(stmt, [{"b_id": i, "b_due": due} for i, due in waits])
+
+
+def rekey_chat(
+    session: Session, /, old: str, new: str, delivery_id: int, now: datetime
+) -> None:
+    """A group chat became a supergroup: its open deliveries move to the new destination (one
+    the new chat already has for the same post is kept, the old one cancelled); the delivery
+    in hand goes back to pending, due now (resent to the new id, not an attempt)."""
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.state == "sending")
+        .values(
+            state="pending", due_at=now, lease_until=None, sent_at=None, cost_usd=None,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    taken = select(Delivery.post_id).where(Delivery.destination == new).scalar_subquery()
+    session.execute(
+        update(Delivery)
+        .where(
+            Delivery.destination == old,
+            Delivery.state == "pending",
+            Delivery.post_id.in_(taken),
+        )
+        .values(state="cancelled", last_error=f"chat migrated to {new}", updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(Delivery)
+        .where(Delivery.destination == old, Delivery.state == "pending")
+        .values(destination=new, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def rekey_subscriber(session: Session, /, old_chat: int, new_chat: int, now: datetime) -> None:
+    """The sync twin of the subscriber repository's ``rekey`` (the ledger's thread hop)."""
+    from bot.store.models import Subscriber
+
+    exists = session.scalar(select(Subscriber.chat_id).where(Subscriber.chat_id == new_chat))
+    if exists is not None:
+        session.execute(delete(Subscriber).where(Subscriber.chat_id == old_chat))
+        return
+    session.execute(
+        update(Subscriber)
+        .where(Subscriber.chat_id == old_chat)
+        .values(chat_id=new_chat, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def broadcast_counts(session: AsyncSession, post_id: int) -> dict[str, int]:
@@ -574,3 +865,95 @@ async def sent_posts(session: AsyncSession, limit: int) -> list[tuple[Post, date
         .limit(limit)
     )
     return [(post, when) for post, when in rows]
+
+
+# --- maintainer services (issue 8): paging, pick marks, one platform's waits ---------------
+
+
+async def open_posts_window(session: AsyncSession, limit: int | None, offset: int) -> list[Post]:
+    """Open posts in :func:`open_posts` order from ``offset``, at most ``limit``."""
+    stmt = (
+        select(Post)
+        .where(Post.state.in_(OPEN_POST))
+        .options(selectinload(Post.deliveries), selectinload(Post.paper))
+        .order_by(Post.slot.is_(None), Post.slot, Post.rank, Post.id)
+        .offset(max(0, offset))
+    )
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list(await session.scalars(stmt))
+
+
+async def picked_items(session: AsyncSession, item_ids: set[int]) -> set[int]:
+    """The ids among ``item_ids`` of items marked as a pick of their issue."""
+    if not item_ids:
+        return set()
+    rows = await session.scalars(select(Item.id).where(Item.id.in_(item_ids), Item.pick))
+    return set(rows)
+
+
+async def release_platform_waits(session: AsyncSession, platform: str, now: datetime) -> int:
+    """:func:`release_waits` for one platform's destinations (``x`` or ``telegram``)."""
+    where = (
+        Delivery.destination == "x"
+        if platform == "x"
+        else Delivery.destination.startswith("telegram:")
+    )
+    result = await session.execute(
+        update(Delivery)
+        .where(Delivery.state == "pending", Delivery.due_at > now, where)
+        .values(due_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def reschedule_unsent(
+    session: AsyncSession, post_id: int, due_at: datetime, now: datetime
+) -> int:
+    """:func:`retry_unsent`, due at ``due_at`` instead of now (the maintainer's Reschedule)."""
+    result = await session.execute(
+        update(Delivery)
+        .where(Delivery.post_id == post_id, Delivery.state.in_(("parked", "dead", "failed")))
+        .values(
+            state="pending",
+            due_at=due_at,
+            attempts=0,
+            lease_until=None,
+            sent_at=None,
+            cost_usd=None,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def skip_unsent(session: AsyncSession, post_id: int, now: datetime, reason: str) -> int:
+    """Parked, dead, failed and pending deliveries of a post are given up (cancelled); one
+    being sent right now is left to finish."""
+    result = await session.execute(
+        update(Delivery)
+        .where(
+            Delivery.post_id == post_id,
+            Delivery.state.in_(("parked", "dead", "failed", "pending")),
+        )
+        .values(
+            state="cancelled",
+            last_error=reason,
+            lease_until=None,
+            sent_at=None,
+            cost_usd=None,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def taken_slots(session: AsyncSession) -> set[datetime]:
+    """Slots of queued posts (papers and digests)."""
+    rows = await session.scalars(
+        select(Post.slot).where(Post.state == "queued", Post.slot.is_not(None))
+    )
+    return {slot for slot in rows if slot is not None}

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bot.config import mask_url
 from bot.resources import migrations_dir
-from bot.store.db import sqlite_path
+from bot.store.sqlite_conn import sqlite_path
 
 _ASSIGN = r"^{name}\s*(?::[^=\n]+)?=\s*(?P<value>.+?)\s*(?:#.*)?$"
 _REVISION = re.compile(_ASSIGN.format(name="revision"), re.MULTILINE)

@@ -1,15 +1,22 @@
-"""Inline keyboard presses: week navigation, search paging, settings."""
+"""Inline keyboard presses: week navigation, search paging, settings, the time zone picker."""
 
 from __future__ import annotations
 
 from typing import cast
 
-from telegram import CallbackQuery, Message, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 
 from bot.services.subscribers import Language, Receive, Subscriber
-from bot.telegram import keyboards, render
+from bot.telegram import keyboards, render, zones
 from bot.telegram.context import Context, remember_language, user_texts
-from bot.telegram.keyboards import QUIET_PRESETS, SearchNav, SettingChoice, WeekNav
+from bot.telegram.keyboards import (
+    QUIET_PRESETS,
+    SearchNav,
+    SettingChoice,
+    SettingsMenu,
+    WeekNav,
+    ZoneMenu,
+)
 from bot.telegram.replies import edit
 from bot.telegram.texts import Texts, texts
 
@@ -26,6 +33,10 @@ async def on_button(update: Update, context: Context) -> None:
         await _week(query, context, t, action)
     elif isinstance(action, SearchNav):
         await _search(query, context, t, action)
+    elif isinstance(action, ZoneMenu):
+        await _zone_menu(query, context, t, action)
+    elif isinstance(action, SettingsMenu):
+        await _show_settings(query, context, await _current(context, query), saved=False)
     else:
         await _setting(query, context, action)
 
@@ -58,6 +69,8 @@ async def _apply(context: Context, user_id: int, choice: SettingChoice) -> Subsc
         return await subscribers.update(user_id, receive=cast(Receive, choice.value))
     if choice.field == "language":
         return await subscribers.update(user_id, language=cast(Language, choice.value))
+    if choice.field == "timezone":
+        return await subscribers.update(user_id, timezone=choice.value)
     period = QUIET_PRESETS[choice.value]
     if period is None:
         return await subscribers.update(user_id, clear_quiet=True)
@@ -66,10 +79,45 @@ async def _apply(context: Context, user_id: int, choice: SettingChoice) -> Subsc
 
 async def _setting(query: CallbackQuery, context: Context, choice: SettingChoice) -> None:
     found = await _apply(context, query.from_user.id, choice)
+    await _show_settings(query, context, found, saved=True)
+
+
+async def _current(context: Context, query: CallbackQuery) -> Subscriber:
+    """The presser's settings (a new subscriber when the bot never saw them)."""
+    subscribers = context.bot_data.subscribers
+    user = query.from_user
+    return await subscribers.get(user.id) or await subscribers.start(user.id, user.language_code)
+
+
+async def _show_settings(
+    query: CallbackQuery, context: Context, found: Subscriber, *, saved: bool
+) -> None:
     remember_language(context, found.language)
     t = texts(found.language)
-    markup = keyboards.subscriber_keyboard(t, found)
-    unchanged = isinstance(query.message, Message) and query.message.reply_markup == markup
-    if not unchanged:
-        await edit(query, render.settings(found, t), markup)
-    await query.answer(t.saved)
+    now = context.bot_data.clock()
+    markup = keyboards.subscriber_keyboard(t, found, now)
+    await _edit_unless_same(query, render.settings(found, t, now), markup)
+    await query.answer(t.saved if saved else None)
+
+
+async def _zone_menu(query: CallbackQuery, context: Context, t: Texts, menu: ZoneMenu) -> None:
+    """Step 1 (regions) or step 2 (a page of one region's zones) of the time zone picker."""
+    current = (await _current(context, query)).timezone
+    region = zones.BY_CODE.get(menu.region or "")
+    if region is None:
+        await _edit_unless_same(
+            query, render.choose_region(t), keyboards.region_keyboard(t, current)
+        )
+    else:
+        now = context.bot_data.clock()
+        markup = keyboards.zone_keyboard(t, region, menu.page, current, now)
+        await _edit_unless_same(query, render.choose_zone(region, t), markup)
+    await query.answer()
+
+
+async def _edit_unless_same(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup) -> None:
+    """Pressing the button of the choice already shown changes nothing: no edit."""
+    message = query.message
+    if isinstance(message, Message) and message.reply_markup == markup:
+        return
+    await edit(query, text, markup)

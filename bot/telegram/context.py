@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from telegram import Update
 from telegram.ext import CallbackContext, ExtBot
@@ -15,6 +15,9 @@ from bot.services.browse import BrowseService
 from bot.services.subscribers import SubscriberService, language_from_code
 from bot.telegram.texts import Lang, Texts, texts
 
+if TYPE_CHECKING:
+    from bot.telegram.maintainer.context import MaintainerServices
+
 
 @dataclass(frozen=True, slots=True)
 class Services:
@@ -25,6 +28,7 @@ class Services:
     subscribers: SubscriberService
     settings: Settings
     clock: Clock
+    maintainer: MaintainerServices | None = None  # the maintainer commands' use cases
 
 
 Context: TypeAlias = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], Services]

@@ -3,6 +3,8 @@
 Callback data is ``1|kind|...`` (``1`` is the format version). Anything else (an old format, a
 forged or truncated value) decodes to ``None`` and the handler answers with a short "expired".
 A search query too long for a button is kept in the chat's data under a short token.
+Time zone: ``1|z`` the regions, ``1|z|REGION|PAGE`` a page of its zones, ``1|c|z|ZONE`` sets
+one (only zones of :mod:`bot.telegram.zones`), ``1|v`` back to the settings.
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ import hashlib
 import re
 from collections.abc import MutableMapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final, Literal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.services.subscribers import Subscriber
+from bot.telegram import zones
 from bot.telegram.texts import LANGUAGE_NAMES, Texts
 
 VERSION: Final = "1"
@@ -34,18 +38,20 @@ _WEEK_KEY: Final = re.compile(r"\d{4}-W\d{2}")
 _TOKEN: Final = re.compile(r"[0-9a-f]{12}")
 _QUERIES_KEY: Final = "search_queries"
 
-SettingField = Literal["receive", "quiet", "language", "subscribed"]
+SettingField = Literal["receive", "quiet", "language", "subscribed", "timezone"]
 _FIELDS: Final[dict[str, SettingField]] = {
     "r": "receive",
     "q": "quiet",
     "l": "language",
     "s": "subscribed",
+    "z": "timezone",
 }
-_ALLOWED: Final[dict[SettingField, tuple[str, ...]]] = {
-    "receive": RECEIVE,
-    "quiet": tuple(QUIET_PRESETS),
-    "language": LANGUAGES,
-    "subscribed": ("on", "off"),
+_ALLOWED: Final[dict[SettingField, frozenset[str]]] = {
+    "receive": frozenset(RECEIVE),
+    "quiet": frozenset(QUIET_PRESETS),
+    "language": frozenset(LANGUAGES),
+    "subscribed": frozenset(("on", "off")),
+    "timezone": zones.ZONES,
 }
 
 
@@ -67,7 +73,20 @@ class SettingChoice:
     value: str
 
 
-Action = WeekNav | SearchNav | SettingChoice
+@dataclass(frozen=True, slots=True)
+class ZoneMenu:
+    """The time zone picker: ``region`` None lists the regions, else a page of its zones."""
+
+    region: str | None
+    page: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsMenu:
+    """Back to the settings view."""
+
+
+Action = WeekNav | SearchNav | SettingChoice | ZoneMenu | SettingsMenu
 
 
 def _fits(data: str) -> bool:
@@ -102,6 +121,13 @@ def setting_data(field: SettingField, value: str) -> str:
     return f"{VERSION}|c|{code}|{value}"
 
 
+def zone_menu_data(region: str | None = None, page: int = 1) -> str:
+    return f"{VERSION}|z" if region is None else f"{VERSION}|z|{region}|{page}"
+
+
+SETTINGS_DATA: Final = f"{VERSION}|v"
+
+
 def _page(text: str) -> int | None:
     if not text.isascii() or not text.isdigit() or len(text) > 5:
         return None
@@ -127,6 +153,10 @@ def decode(data: str | None) -> Action | None:
         if kind == "s":
             return SearchNav(page, value)
         return SearchNav(page, None, value) if _TOKEN.fullmatch(value) else None
+    if kind == "z":
+        return _zone_menu(rest, data)
+    if kind == "v":
+        return SettingsMenu() if data == SETTINGS_DATA else None
     if kind == "c":
         code, _, value = rest.partition("|")
         field = _FIELDS.get(code)
@@ -134,6 +164,17 @@ def decode(data: str | None) -> Action | None:
             return None
         return SettingChoice(field, value)
     return None
+
+
+def _zone_menu(rest: str, data: str) -> ZoneMenu | None:
+    if data == zone_menu_data():
+        return ZoneMenu(None)
+    code, sep, number = rest.partition("|")
+    region = zones.BY_CODE.get(code)
+    page = _page(number) if sep else None
+    if region is None or page is None or page > zones.pages(region):
+        return None
+    return ZoneMenu(code, page)
 
 
 def _button(label: str, data: str) -> InlineKeyboardButton:
@@ -170,9 +211,17 @@ def _mark(label: str, chosen: bool) -> str:
 
 
 def settings_keyboard(
-    t: Texts, *, receive: str, quiet: str, language: str, subscribed: bool
+    t: Texts,
+    *,
+    receive: str,
+    quiet: str,
+    language: str,
+    subscribed: bool,
+    timezone: str,
+    now: datetime,
 ) -> InlineKeyboardMarkup:
-    """``quiet`` is the preset name (``off``, ``22-07``, ...) or "" for a custom period."""
+    """``quiet`` is the preset name (``off``, ``22-07``, ...) or "" for a custom period;
+    ``timezone`` (IANA) is shown with its offset at ``now``."""
     receive_row = [
         _button(_mark(t.receive[r], r == receive), setting_data("receive", r)) for r in RECEIVE
     ]
@@ -192,7 +241,48 @@ def settings_keyboard(
         if subscribed
         else _button(t.subscribe_button, setting_data("subscribed", "on"))
     )
-    return InlineKeyboardMarkup([receive_row, quiet_row, language_row, [toggle]])
+    zone_button = _button(
+        t.timezone_button.format(zone=zones.label(timezone, t.lang, now)), zone_menu_data()
+    )
+    return InlineKeyboardMarkup([receive_row, quiet_row, [zone_button], language_row, [toggle]])
+
+
+def _pairs(buttons: list[InlineKeyboardButton]) -> list[list[InlineKeyboardButton]]:
+    return [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+
+
+def region_keyboard(t: Texts, current: str) -> InlineKeyboardMarkup:
+    """Step 1 of the time zone: the regions, UTC itself, and back to the settings."""
+    buttons = [
+        _button(
+            _mark(r.zh if t.lang == "zh" else r.en, zones.region_of(current) is r),
+            zone_menu_data(r.code, 1),
+        )
+        for r in zones.REGIONS
+    ]
+    utc = zones.UTC_ZONE
+    buttons.append(_button(_mark(utc, current == utc), setting_data("timezone", utc)))
+    return InlineKeyboardMarkup([*_pairs(buttons), [_button(t.back, SETTINGS_DATA)]])
+
+
+def zone_keyboard(
+    t: Texts, region: zones.Region, page: int, current: str, now: datetime
+) -> InlineKeyboardMarkup:
+    """Step 2: one page of the region's zones (offsets at ``now``), paging, back."""
+    buttons = [
+        _button(_mark(zones.label(z, t.lang, now), z == current), setting_data("timezone", z))
+        for z in zones.page_of(region, page)
+    ]
+    rows = _pairs(buttons)
+    nav = []
+    if page > 1:
+        nav.append(_button(t.prev, zone_menu_data(region.code, page - 1)))
+    if page < zones.pages(region):
+        nav.append(_button(t.next, zone_menu_data(region.code, page + 1)))
+    if nav:
+        rows.append(nav)
+    rows.append([_button(t.back, zone_menu_data())])
+    return InlineKeyboardMarkup(rows)
 
 
 def quiet_preset(start: str | None, end: str | None) -> str:
@@ -203,7 +293,7 @@ def quiet_preset(start: str | None, end: str | None) -> str:
     return ""
 
 
-def subscriber_keyboard(t: Texts, sub: Subscriber) -> InlineKeyboardMarkup:
+def subscriber_keyboard(t: Texts, sub: Subscriber, now: datetime) -> InlineKeyboardMarkup:
     """The /settings keyboard showing ``sub``'s current choices."""
     return settings_keyboard(
         t,
@@ -211,4 +301,6 @@ def subscriber_keyboard(t: Texts, sub: Subscriber) -> InlineKeyboardMarkup:
         quiet=quiet_preset(sub.quiet_start, sub.quiet_end),
         language=sub.language,
         subscribed=sub.state == "active",
+        timezone=sub.timezone,
+        now=now,
     )

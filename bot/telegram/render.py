@@ -7,12 +7,14 @@ import html
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Final, Protocol
 from urllib.parse import urlsplit
 
 from bot.domain.telegram_text import clean_text, is_http_url, truncate_units, visible_length
 from bot.services.browse import SearchPage, WeekView
 from bot.services.subscribers import Subscriber
+from bot.telegram import zones
 from bot.telegram.texts import LANGUAGE_NAMES, Texts
 
 MAX_UNITS: Final = 4096
@@ -172,7 +174,7 @@ def help_text(t: Texts) -> str:
     return out.render()
 
 
-def settings(sub: Subscriber, t: Texts) -> str:
+def settings(sub: Subscriber, t: Texts, now: datetime) -> str:
     heading = t.settings_heading.replace("<b>", "").replace("</b>", "")
     out = Html().markup(t.settings_heading, heading)
     state = t.state_active if sub.state == "active" else t.state_inactive
@@ -183,9 +185,22 @@ def settings(sub: Subscriber, t: Texts) -> str:
     else:
         quiet = t.quiet_off
     out.text(f"\n{t.quiet_label}: {quiet}")
+    out.text(f"\n{t.timezone_label}: {zones.describe(sub.timezone, now)}")
     name = LANGUAGE_NAMES.get("zh" if sub.language == "zh" else "en", sub.language)
     out.text(f"\n{t.language_label}: {name}")
     return out.render()
+
+
+def choose_region(t: Texts) -> str:
+    return Html().text(t.choose_region).render()
+
+
+def choose_zone(region: zones.Region, t: Texts) -> str:
+    return (
+        Html()
+        .text(t.choose_zone.format(region=region.zh if t.lang == "zh" else region.en))
+        .render()
+    )
 
 
 def inline_title(entry: Listed) -> str:

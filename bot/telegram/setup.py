@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Final
 
 from telegram import Bot, BotCommand, Update
@@ -17,7 +17,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.telegram import subscriber
+from bot.telegram import maintainer, subscriber
 from bot.telegram.buttons import on_button
 from bot.telegram.context import Context, Services
 from bot.telegram.errors import on_error
@@ -66,6 +66,7 @@ def install(
     new_message = filters.UpdateType.MESSAGE
     for name, callback in COMMANDS.items():
         application.add_handler(CommandHandler(name, callback, filters=new_message & IN_SCOPE))
+    maintainer.install(application, services)  # before the catch-alls below; each checks ids
     application.add_handlers(
         [
             MessageHandler(new_message & filters.COMMAND & IN_SCOPE, subscriber.unknown),
@@ -81,8 +82,10 @@ def install(
     application.add_error_handler(on_error)
 
 
-async def publish_commands(bot: Bot) -> None:
-    """setMyCommands in English (the default) and Chinese (``language_code="zh"``)."""
+async def publish_commands(bot: Bot, maintainer_ids: Sequence[int] = ()) -> None:
+    """setMyCommands in English (the default) and Chinese (``language_code="zh"``); each
+    maintainer's chat also gets the maintainer commands."""
     for t, language in ((EN, None), (ZH, "zh")):
         commands = [BotCommand(name, description) for name, description in t.commands]
         await bot.set_my_commands(commands, language_code=language)
+    await maintainer.publish_commands(bot, maintainer_ids)

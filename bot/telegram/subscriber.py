@@ -149,7 +149,10 @@ async def settings(update: Update, context: Context) -> None:
     found = await subscribers.get(chat_id) or await subscribers.start(chat_id, code)
     remember_language(context, found.language)
     t = await user_texts(update, context)
-    await reply(update, render.settings(found, t), keyboards.subscriber_keyboard(t, found))
+    now = context.bot_data.clock()
+    await reply(
+        update, render.settings(found, t, now), keyboards.subscriber_keyboard(t, found, now)
+    )
 
 
 async def unknown(update: Update, context: Context) -> None:

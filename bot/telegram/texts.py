@@ -44,6 +44,11 @@ class Texts:
     quiet_label: str
     quiet_off: str
     quiet_zone: str  # {zone}
+    timezone_label: str
+    timezone_button: str  # {zone}
+    choose_region: str
+    choose_zone: str  # {region}
+    back: str
     language_label: str
     subscribe_button: str
     unsubscribe_button: str
@@ -66,7 +71,7 @@ EN: Final = Texts(
         ("search", "Search the archive: /search QUERY"),
         ("subscribe", "Receive the drip and the weekly digest"),
         ("unsubscribe", "Stop receiving posts"),
-        ("settings", "What to receive, quiet hours, language"),
+        ("settings", "What to receive, quiet hours, time zone, language"),
         ("help", "What I can do"),
     ),
     welcome=(
@@ -103,6 +108,11 @@ EN: Final = Texts(
     quiet_label="Quiet hours",
     quiet_off="off",
     quiet_zone="times in {zone}",
+    timezone_label="Time zone",
+    timezone_button="🌐 Time zone: {zone}",
+    choose_region="Quiet hours follow your time zone. Choose your region:",
+    choose_zone="Choose your time zone ({region}):",
+    back="« Back",
     language_label="Language",
     subscribe_button="Subscribe",
     unsubscribe_button="Unsubscribe",
@@ -125,7 +135,7 @@ ZH: Final = Texts(
         ("search", "搜索存档：/search 关键词"),
         ("subscribe", "订阅论文推送和每周简报"),
         ("unsubscribe", "取消订阅"),
-        ("settings", "接收内容、免打扰时段、语言"),
+        ("settings", "接收内容、免打扰时段、时区、语言"),
         ("help", "使用说明"),
     ),
     welcome=(
@@ -162,6 +172,11 @@ ZH: Final = Texts(
     quiet_label="免打扰",
     quiet_off="关闭",
     quiet_zone="时区 {zone}",
+    timezone_label="时区",
+    timezone_button="🌐 时区：{zone}",
+    choose_region="免打扰时段按你所在的时区计算。请选择地区：",
+    choose_zone="请选择时区（{region}）：",
+    back="« 返回",
     language_label="语言",
     subscribe_button="订阅",
     unsubscribe_button="取消订阅",

@@ -6,6 +6,7 @@ import asyncio
 import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -141,6 +142,9 @@ async def test_transient_errors_back_off_then_dead_letter_with_alert(
     final = next(d for d in await rig.deliveries() if d.destination == "x")
     assert final.state == "dead" and "gave up after 3 attempts" in (final.last_error or "")
     assert any("dead" in a for a in rig.notifier.alerts)
+    # the alert names the post, so the maintainer's message carries Retry/Reschedule/Edit/Skip
+    dead = [a for a in rig.notifier.details if a.kind == "dead"]
+    assert [a.post_id for a in dead] == [post]
     assert await rig.post_state(post) == "sent"  # Telegram got it
 
 
@@ -206,6 +210,7 @@ async def test_unknown_outcome_on_telegram_follows_the_policy(
         assert row.duplicates == 1 and len(rig.tg.published) == 1
     else:
         assert rig.tg.published == [] and any("parked" in a for a in rig.notifier.alerts)
+        assert [a.post_id for a in rig.notifier.details if a.kind == "parked"] == [row.post_id]
 
 
 async def test_daily_cap_holds_x_posts_until_tomorrow_and_alerts_once(
@@ -242,6 +247,7 @@ async def test_monthly_budget_holds_posts_and_alerts(
         await rig.dispatcher.tick()
     assert len(rig.x.posts()) == 1
     assert any("monthly budget" in a for a in rig.notifier.alerts)
+    assert [a.kind for a in rig.notifier.details if "monthly budget" in a.text] == ["budget"]
 
 
 async def test_paused_queue_releases_nothing(rig: Rig) -> None:
@@ -333,3 +339,19 @@ async def test_leases_start_when_each_delivery_is_claimed_not_when_the_tick_bega
     # follow the real moment, so another worker could never see a fresh claim as expired
     assert rows["x"].sent_at == tick_start
     assert rows["telegram:channel"].sent_at == tick_start + timedelta(seconds=300)
+
+
+async def test_catching_up_reslots_the_rest_on_the_maintainers_slots(
+    app: Container, rig: Rig, clock: FrozenClock
+) -> None:
+    """Several overdue papers: one goes, the rest move to the next slots of the /slots
+    override stored in the database, not to the config's 09:00/13:00/19:00."""
+    await rig.enqueue(4)
+    await app.queue.set_slots(["07:30"])
+    clock.set(datetime(2026, 3, 5, 0, 0, tzinfo=UTC))  # Thu 09:00 Tokyo: three slots missed
+    report = await rig.dispatcher.tick()
+    assert len(report.released) == 1
+    tokyo = ZoneInfo("Asia/Tokyo")
+    waiting = [p.slot for p in (await app.queue.view()).posts if p.kind == "paper" and p.slot]
+    assert len(waiting) == 3
+    assert {(s.astimezone(tokyo).hour, s.astimezone(tokyo).minute) for s in waiting} == {(7, 30)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -11,9 +12,10 @@ from bot.services.browse import Entry, SearchPage, WeekView
 from bot.services.subscribers import Subscriber
 from bot.telegram import keyboards, render
 from bot.telegram.flood import FloodGate
-from bot.telegram.keyboards import SearchNav, SettingChoice, WeekNav
+from bot.telegram.keyboards import SearchNav, SettingChoice, WeekNav, ZoneMenu
 from bot.telegram.texts import EN, TEXTS, ZH
 
+NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 QUERIES = ["model", "模型 剪枝", "😀" * 30, "a|b|c", "x" * 200, "ok " * 20, "\u202e" + "y" * 10]
 
 
@@ -36,12 +38,13 @@ def test_search_buttons_fit_and_decode_back_to_the_query(query: str) -> None:
 def test_settings_and_week_buttons_decode_to_their_actions() -> None:
     sub = Subscriber(1, "zh", "drip", "23:00", "08:00", "Asia/Tokyo", "active")
     for t in TEXTS.values():
-        for data in all_data(keyboards.subscriber_keyboard(t, sub)):
+        for data in all_data(keyboards.subscriber_keyboard(t, sub, NOW)):
             assert len(data.encode()) <= 64
-            assert isinstance(keyboards.decode(data), SettingChoice)
-    labels = [b.text for row in keyboards.subscriber_keyboard(ZH, sub).inline_keyboard for b in row]
+            assert isinstance(keyboards.decode(data), SettingChoice | ZoneMenu)
+    markup = keyboards.subscriber_keyboard(ZH, sub, NOW)
+    labels = [b.text for row in markup.inline_keyboard for b in row]
     assert "✓ 仅论文" in labels and "✓ 23–08" in labels and "✓ 中文" in labels
-    assert "取消订阅" in labels
+    assert "取消订阅" in labels and "🌐 时区：东京 (UTC+9)" in labels
     assert keyboards.decode(keyboards.week_data("2020-W39")) == WeekNav("2020-W39")
 
 

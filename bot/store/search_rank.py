@@ -1,0 +1,699 @@
+"""Whole-archive bm25 for SQLite search, fast for common words: impact lists and a threshold
+algorithm (stdlib ``sqlite3`` and ``bot.domain`` only: the fast command line path runs it).
+
+FTS5's ``bm25()`` costs one to two microseconds per matching row, so ranking every item that
+mentions "model" in a 300,000-item archive takes a tenth of a second. This module returns the
+same ranking (the same formula, column weights and statistics) by reading few rows:
+
+* ``items_short_terms``: every word of the word index (``items_short``) with the number of
+  items that hold it (``docs``, FTS5's own count, kept on import and removal). A word in at
+  least ``LISTED`` items also has an impact list: ``floor`` is set (NULL otherwise).
+* ``items_short_impacts``: per listed word, its best ``LIST_LENGTH`` items by impact, the
+  word's bm25 term weight without the idf (its saturated, length-normalised frequency with
+  the column weights) at the list's reference item length ``ref_length`` (the average item
+  length when the list was built: a drifting average loosens the bound, never breaks it).
+  ``floor`` bounds the impact of every item that is not in the list (trimmed or not added).
+
+A query whose every word is common reads the lists best-first (Fagin's threshold algorithm):
+each item met is scored exactly from its indexed text (phrase frequencies, item length, and
+the table's idf and average length, as FTS5 computes them), and reading stops once the k-th
+best exact score is at least the best score an unread item could still reach. A query with a
+rare word has few matches and FTS5 ranks them all itself (``None`` from ``top_ids``); so does
+one whose words without a list are many, one with a year filter (FTS5 then reads that year's
+id range only), and one whose lists run out or cost more than FTS5 would (deep pages,
+selective filters, several forms of one word all common): slower, never wrong.
+
+Known approximations (both only weigh one phrase against another in multi-word queries): the
+idf of a prefix with several index words uses the sum of their item counts, and the idf of a
+CJK phrase the count of its rarest bigram (FTS5 counts the items with the phrase itself).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import sqlite3
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from bot.domain.model import SearchFilters
+from bot.domain.search import _CJK_RUN, FtsQuery, cjk_tokens
+
+K1, B = 1.2, 0.75  # FTS5's bm25 constants
+WEIGHTS = (4.0, 3.0, 1.0, 0.5)  # headline, title, summary, link (the search's bm25 weights)
+COLUMNS = ("headline", "title", "summary", "url")
+LISTED = 1000  # a word in this many items gets an impact list ...
+LIST_LENGTH = 1000  # ... of its best items
+TRIM_SLACK = 250  # items added to a list beyond LIST_LENGTH before it is trimmed again
+CHEAP = 2000  # at most this many (estimated) matches: FTS5 ranks them all itself
+CHUNK = 48  # list rows read at a time
+MAX_EXPANSIONS = 64  # index words of one prefix; more: FTS5 ranks (a one-letter word)
+SEEN_SHARE = 20  # lists give up (FTS5 ranks) after meeting matches/SEEN_SHARE items: ...
+MIN_SEEN = 100  # ... at least this many (an item met costs about what FTS5 pays for 20)
+
+TERMS = "items_short_terms"
+IMPACTS = "items_short_impacts"
+WORDS = "temp.items_short_words"  # fts5vocab row: every word with its item count
+INSTANCES = "temp.items_short_instances"  # fts5vocab instance: every word's places
+
+
+class Cursor(Protocol):
+    def execute(self, sql: str, parameters: Any = ..., /) -> object: ...
+    def executemany(self, sql: str, parameters: Any, /) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def close(self) -> object: ...
+
+
+# ---------------------------------------------------------------- tokens and statistics
+def tokens(text: str | None) -> list[str]:
+    """The tokens unicode61 (remove_diacritics 2) makes of pre-tokenised word-index text
+    (words of letters and digits, CJK uni- and bigrams, separated by spaces)."""
+    if not text:
+        return []
+    folded = text.lower().replace("_", " ")
+    if not folded.isascii():
+        decomposed = unicodedata.normalize("NFD", folded)
+        if decomposed != folded:  # accented letters: drop the accents
+            bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+            folded = unicodedata.normalize("NFC", bare)
+    return folded.split()
+
+
+def saturation(freq: float, length: float, avgdl: float) -> float:
+    """bm25's term weight without the idf (saturated, length-normalised frequency):
+    freq * (k1 + 1) / (freq + k1 * (1 - b + b * |D| / avgdl))."""
+    return freq * (K1 + 1.0) / (freq + K1 * (1.0 - B + B * length / avgdl))
+
+
+def idf(rows: int, hits: int) -> float:
+    """FTS5's idf: log((N - n + 0.5) / (n + 0.5)), at least 1e-6."""
+    hits = min(hits, rows)  # an estimate (a prefix's words summed) may exceed the rows
+    value = math.log((rows - hits + 0.5) / (hits + 0.5)) if rows > 0 else 0.0
+    return value if value > 0.0 else 1e-6
+
+
+def table_stats(cur: Cursor) -> tuple[int, float]:
+    """(rows, average row length in tokens) of the word index, from FTS5's own record."""
+    found = _all(cur, f"SELECT block FROM {'items_short_data'} WHERE id = 1")
+    values = _varints(bytes(found[0][0])) if found else []
+    rows = values[0] if values else 0
+    total = sum(values[1:])
+    return rows, (total / rows if rows else 1.0)
+
+
+def _varints(blob: bytes) -> list[int]:
+    """SQLite varints (big-endian groups of 7 bits; the 9th byte holds 8)."""
+    out: list[int] = []
+    value, used = 0, 0
+    for byte in blob:
+        used += 1
+        if used == 9:
+            out.append((value << 8) | byte)
+            value, used = 0, 0
+        elif byte & 0x80:
+            value = (value << 7) | (byte & 0x7F)
+        else:
+            out.append((value << 7) | byte)
+            value, used = 0, 0
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class ItemText:
+    """One item as the word index holds it: tokens per column, joined for phrase counting."""
+
+    length: int
+    joined: tuple[str, ...]  # per column: " t1  t2  t3 " (two spaces between tokens)
+
+    @classmethod
+    def of(cls, columns: Sequence[str | None]) -> ItemText:
+        length = 0
+        joined: list[str] = []
+        for column in columns:
+            text = (column or "").lower()
+            if not text.strip():
+                joined.append("")
+            elif "_" in text or "  " in text or not unicodedata.is_normalized("NFD", text):
+                found = tokens(text)  # rare: the careful way
+                length += len(found)
+                joined.append(" " + "  ".join(found) + " " if found else "")
+            else:  # the index text is tokens and single spaces already
+                length += text.count(" ") + 1
+                joined.append(" " + text.replace(" ", "  ") + " ")
+        return cls(length, tuple(joined))
+
+    def freqs(self) -> dict[str, float]:
+        """token -> weighted frequency (column weights) in this item."""
+        found: dict[str, float] = {}
+        for weight, text in zip(WEIGHTS, self.joined, strict=True):
+            for token, n in Counter(text.split()).items():
+                found[token] = found.get(token, 0.0) + weight * n
+        return found
+
+
+# ---------------------------------------------------------------- index maintenance
+def add_items(cur: Cursor, rows: Sequence[tuple[int, Sequence[str | None]]]) -> None:
+    """Record new word-index rows (item id, its four indexed texts): item counts of their
+    words, their places in the impact lists, and new lists for words that became common.
+    Call after the rows are in ``items_short`` (a new list is read from it)."""
+    if not rows:
+        return
+    freqs = {item_id: (text.length, text.freqs()) for item_id, text in _texts(rows)}
+    docs: Counter[str] = Counter()
+    for _, found in freqs.values():
+        docs.update(found.keys())
+    cur.executemany(
+        f"INSERT INTO {TERMS}(term, docs) VALUES (?, ?) "
+        "ON CONFLICT(term) DO UPDATE SET docs = docs + excluded.docs",
+        list(docs.items()),
+    )
+    listed: dict[str, tuple[float, float]] = {}
+    promote: list[str] = []
+    for term, count, floor, ref in _terms(cur, list(docs)):
+        if floor is not None:
+            listed[term] = (floor, ref)
+        elif count >= LISTED:
+            promote.append(term)
+    added: list[tuple[str, float, int]] = []
+    for item_id, (length, found) in freqs.items():
+        for term, freq in found.items():
+            entry = listed.get(term)
+            if entry is not None:
+                impact = saturation(freq, length, entry[1])
+                if impact > entry[0]:
+                    added.append((term, impact, item_id))
+    if added:
+        cur.executemany(
+            f"INSERT OR REPLACE INTO {IMPACTS}(term, impact, item_id) VALUES (?, ?, ?)", added
+        )
+        grown = Counter(term for term, _, _ in added)
+        cur.executemany(
+            f"UPDATE {TERMS} SET pending = pending + ? WHERE term = ?",
+            [(n, term) for term, n in grown.items()],
+        )
+        full = _all(
+            cur,
+            f"SELECT term FROM {TERMS} WHERE pending > ? AND term IN "
+            f"({', '.join('?' * len(grown))})",
+            (TRIM_SLACK, *grown),
+        )
+        for (term,) in full:
+            _trim(cur, term)
+    for term in promote:
+        build_list(cur, term)
+
+
+def remove_items(cur: Cursor, ids: Sequence[int]) -> None:
+    """Forget word-index rows about to be deleted (their item counts; their list entries go
+    with the items, by trigger). Call before the rows leave ``items_short``."""
+    if not ids:
+        return
+    docs: Counter[str] = Counter()
+    for first in range(0, len(ids), 500):
+        chunk = list(ids[first : first + 500])
+        sql = (
+            f"SELECT rowid, {', '.join(COLUMNS)} FROM items_short "
+            f"WHERE rowid IN ({', '.join('?' * len(chunk))})"
+        )
+        for row in _all(cur, sql, chunk):
+            docs.update(set(ItemText.of(row[1:]).freqs()))
+    cur.executemany(
+        f"UPDATE {TERMS} SET docs = docs - ? WHERE term = ?", [(n, t) for t, n in docs.items()]
+    )
+    cur.execute(f"DELETE FROM {TERMS} WHERE docs <= 0")
+
+
+def build_list(cur: Cursor, term: str) -> None:
+    """(Re)build the impact list of ``term`` from every item that holds it: its frequencies
+    straight from the word index (fts5vocab instances), item lengths from FTS5's docsize."""
+    cur.execute(
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS {INSTANCES} "
+        "USING fts5vocab(main, items_short, instance)"
+    )
+    weights = dict(zip(COLUMNS, WEIGHTS, strict=True))
+    freqs: dict[int, float] = {}
+    found = _all(
+        cur, f"SELECT doc, col, count(*) FROM {INSTANCES} WHERE term = ? GROUP BY doc, col", (term,)
+    )
+    for doc, col, n in found:
+        freqs[int(doc)] = freqs.get(int(doc), 0.0) + weights[col] * n
+    lengths = _lengths(cur, list(freqs))
+    stored, avgdl = table_stats(cur)  # FTS5's record (without this transaction's rows)
+    ref = avgdl if stored >= LISTED else sum(lengths.values()) / max(1, len(lengths))
+    impacts = sorted(
+        ((saturation(f, lengths[i], ref), i) for i, f in freqs.items() if i in lengths),
+        reverse=True,
+    )
+    kept = impacts[:LIST_LENGTH]
+    floor = impacts[LIST_LENGTH][0] if len(impacts) > LIST_LENGTH else 0.0
+    cur.execute(f"DELETE FROM {IMPACTS} WHERE term = ?", (term,))
+    cur.executemany(
+        f"INSERT INTO {IMPACTS}(term, impact, item_id) VALUES (?, ?, ?)",
+        [(term, impact, item_id) for impact, item_id in kept],
+    )
+    cur.execute(
+        f"INSERT INTO {TERMS}(term, docs, floor, ref_length, pending) VALUES (?, ?, ?, ?, 0) "
+        "ON CONFLICT(term) DO UPDATE SET docs = excluded.docs, floor = excluded.floor, "
+        "ref_length = excluded.ref_length, pending = 0",
+        (term, len(freqs), floor, ref),
+    )
+
+
+def _lengths(cur: Cursor, ids: list[int]) -> dict[int, int]:
+    """item id -> its length in tokens (FTS5's docsize record: one varint per column)."""
+    out: dict[int, int] = {}
+    for first in range(0, len(ids), 500):
+        chunk = ids[first : first + 500]
+        sql = f"SELECT id, sz FROM items_short_docsize WHERE id IN ({', '.join('?' * len(chunk))})"
+        for item_id, size in _all(cur, sql, chunk):
+            out[int(item_id)] = sum(_varints(bytes(size)))
+    return out
+
+
+def rebuild(cur: Cursor) -> None:
+    """Recount every word of the word index and rebuild every impact list (the migration)."""
+    cur.execute(f"DELETE FROM {IMPACTS}")
+    cur.execute(f"DELETE FROM {TERMS}")
+    cur.execute(
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS {WORDS} USING fts5vocab(main, items_short, row)"
+    )
+    cur.execute(f"INSERT INTO {TERMS}(term, docs) SELECT term, doc FROM {WORDS}")
+    for (term,) in _all(cur, f"SELECT term FROM {TERMS} WHERE docs >= ?", (LISTED,)):
+        build_list(cur, term)
+
+
+def _trim(cur: Cursor, term: str) -> None:
+    cut = _all(
+        cur,
+        f"SELECT impact FROM {IMPACTS} WHERE term = ? ORDER BY impact DESC, item_id DESC "
+        "LIMIT 1 OFFSET ?",
+        (term, LIST_LENGTH),
+    )
+    if cut:
+        (impact,) = cut[0]
+        cur.execute(f"DELETE FROM {IMPACTS} WHERE term = ? AND impact <= ?", (term, impact))
+        cur.execute(f"UPDATE {TERMS} SET floor = max(floor, ?) WHERE term = ?", (impact, term))
+    cur.execute(f"UPDATE {TERMS} SET pending = 0 WHERE term = ?", (term,))
+
+
+def _terms(cur: Cursor, terms: list[str]) -> list[tuple[str, int, float | None, float]]:
+    """(term, items, floor, reference length) of the known ``terms``."""
+    out: list[tuple[str, int, float | None, float]] = []
+    for first in range(0, len(terms), 500):
+        chunk = terms[first : first + 500]
+        out += _all(
+            cur,
+            f"SELECT term, docs, floor, ref_length FROM {TERMS} "
+            f"WHERE term IN ({', '.join('?' * len(chunk))})",
+            chunk,
+        )
+    return out
+
+
+def _texts(rows: Iterable[tuple[int, Sequence[str | None]]]) -> Iterable[tuple[int, ItemText]]:
+    return ((item_id, ItemText.of(columns)) for item_id, columns in rows)
+
+
+def _load(cur: Cursor, ids: Sequence[int]) -> Iterable[tuple[int, ItemText]]:
+    for first in range(0, len(ids), 500):
+        chunk = list(ids[first : first + 500])
+        sql = (
+            f"SELECT rowid, {', '.join(COLUMNS)} FROM items_short "
+            f"WHERE rowid IN ({', '.join('?' * len(chunk))})"
+        )
+        for row in _all(cur, sql, chunk):
+            yield int(row[0]), ItemText.of(row[1:])
+
+
+def _all(cur: Cursor, sql: str, params: Sequence[object] = ()) -> list[Any]:
+    cur.execute(sql, params)
+    return cur.fetchall()
+
+
+def _quote(token: str) -> str:
+    return '"' + token.replace('"', '""') + '"'
+
+
+# ---------------------------------------------------------------- queries
+@dataclass(frozen=True, slots=True)
+class Phrase:
+    """One FTS5 phrase of the query: consecutive tokens, the last one a prefix or not."""
+
+    tokens: tuple[str, ...]
+    prefix: bool
+
+    def pattern(self) -> str:
+        return " " + "  ".join(self.tokens) + ("" if self.prefix else " ")
+
+    def freq(self, text: ItemText) -> float:
+        pattern = self.pattern()
+        return sum(w * t.count(pattern) for w, t in zip(WEIGHTS, text.joined, strict=True) if t)
+
+
+Clause = tuple[tuple[Phrase, ...], ...]  # segments (all must match) of alternatives (any)
+
+
+def query_phrases(query: FtsQuery, forms: dict[str, tuple[str, ...]]) -> list[Clause]:
+    """The phrases of ``query.word_match(forms)``, clause by clause (one per term)."""
+    clauses: list[Clause] = []
+    for segments in query.segments:
+        clause: list[tuple[Phrase, ...]] = []
+        for segment in segments:
+            if _CJK_RUN.fullmatch(segment):
+                grams = [segment] if len(segment) <= 2 else cjk_tokens(segment)[len(segment) :]
+                alternatives = [Phrase(tuple(tokens(" ".join(grams))), False)]
+            else:
+                alternatives = [Phrase(tuple(tokens(segment)), True)]
+                alternatives += [Phrase(tuple(tokens(f)), False) for f in forms.get(segment, ())]
+            clause.append(tuple(p for p in alternatives if p.tokens))
+        clauses.append(tuple(clause))
+    return clauses
+
+
+Known = tuple[int, float | None, float]  # a word's items, list floor (None: no list), ref length
+_UNKNOWN: Known = (0, None, 1.0)
+
+
+@dataclass(slots=True)
+class _Source:
+    """Items holding one token, best first: an impact list, or all of a rare token's items."""
+
+    term: str
+    bound: float  # saturation no unread item of this source exceeds
+    listed: bool
+    floor: float = 0.0
+    stretch: float = 1.0  # K at the list's reference length is at most this times K at avgdl
+    weight: float = 0.0  # the largest idf of the phrases this source bounds
+    read: int = 0
+    done: bool = False
+    rows: list[tuple[float, int]] = field(default_factory=list)  # rare: (saturation, id)
+
+
+@dataclass(slots=True)
+class _Plan:
+    phrases: list[Phrase]  # every phrase of the expression, in order (repeats included)
+    weights: dict[Phrase, float]  # idf
+    sources: list[_Source]
+    by_phrase: dict[Phrase, list[_Source]]
+
+
+def top_ids(
+    conn: sqlite3.Connection,
+    query: FtsQuery,
+    forms: dict[str, tuple[str, ...]],
+    filters: SearchFilters,
+    limit: int,
+    any_term: bool,
+) -> list[int] | None:
+    """The ``limit`` best items by bm25 over the whole archive (ties: newest first), or None
+    when FTS5 should rank every match itself (few matches, or the lists cannot decide)."""
+    clauses = query_phrases(query, forms)
+    if not clauses or any(not seg for clause in clauses for seg in clause):
+        return None
+    if filters.year is not None:
+        return None  # one year's items: FTS5 reads only their id range
+    cur = conn.cursor()
+    try:
+        rows, avgdl = table_stats(cur)
+        phrases = [p for c in clauses for s in c for p in s]
+        known = _known(cur, {t for p in phrases for t in p.tokens})
+        expansions: dict[str, list[tuple[str, Known]]] = {}
+        for phrase in phrases:
+            last = phrase.tokens[-1]
+            if phrase.prefix and last not in expansions:
+                found = _expand(cur, last)
+                if found is None:
+                    return None
+                expansions[last] = found
+        docs = {p: _phrase_docs(p, known, expansions) for p in phrases}
+        per_clause = [min(sum(docs[p] for p in seg) for seg in clause) for clause in clauses]
+        estimate = sum(per_clause) if any_term else min(per_clause)
+        if estimate <= CHEAP:
+            return None
+        plan = _plan(cur, phrases, docs, known, expansions, rows, avgdl)
+        if plan is None:
+            return None
+        budget = max(MIN_SEEN, estimate // SEEN_SHARE)
+        return _threshold(cur, plan, clauses, filters, limit, any_term, avgdl, budget)
+    finally:
+        cur.close()
+
+
+def _known(cur: Cursor, terms: set[str]) -> dict[str, Known]:
+    return {t: (int(d), f, r) for t, d, f, r in _terms(cur, sorted(terms))}
+
+
+def _expand(cur: Cursor, prefix: str) -> list[tuple[str, Known]] | None:
+    """The index words that start with ``prefix`` (None: too many to bound one by one)."""
+    high = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    found = _all(
+        cur,
+        f"SELECT term, docs, floor, ref_length FROM {TERMS} WHERE term >= ? AND term < ? LIMIT ?",
+        (prefix, high, MAX_EXPANSIONS + 1),
+    )
+    if len(found) > MAX_EXPANSIONS:
+        return None
+    return [(str(t), (int(d), f, r)) for t, d, f, r in found]
+
+
+def _phrase_docs(
+    phrase: Phrase, known: dict[str, Known], expansions: dict[str, list[tuple[str, Known]]]
+) -> int:
+    """Items with the phrase, or an upper bound: its rarest token's, a prefix's words summed."""
+    exact = phrase.tokens[:-1] if phrase.prefix else phrase.tokens
+    counts = [known.get(t, _UNKNOWN)[0] for t in exact]
+    if phrase.prefix:
+        counts.append(sum(k[0] for _, k in expansions[phrase.tokens[-1]]))
+    return min(counts)
+
+
+def _plan(
+    cur: Cursor,
+    phrases: list[Phrase],
+    docs: dict[Phrase, int],
+    known: dict[str, Known],
+    expansions: dict[str, list[tuple[str, Known]]],
+    rows: int,
+    avgdl: float,
+) -> _Plan | None:
+    """One source per token that bounds a phrase: a prefix by every index word it covers, a
+    phrase of several tokens by its rarest exact token. None when the words without a list
+    hold more than CHEAP items in all (FTS5 ranks faster than they can be read)."""
+    chosen: dict[Phrase, list[tuple[str, Known]]] = {}
+    for phrase in phrases:
+        exact = phrase.tokens[:-1] if phrase.prefix else phrase.tokens
+        if exact:
+            rarest = min(exact, key=lambda t: known.get(t, _UNKNOWN)[0])
+            chosen[phrase] = [(rarest, known.get(rarest, _UNKNOWN))]
+        else:
+            chosen[phrase] = expansions[phrase.tokens[-1]]
+    unlisted = {t: k[0] for terms in chosen.values() for t, k in terms if k[1] is None}
+    if sum(unlisted.values()) > CHEAP:
+        return None
+    sources: dict[str, _Source] = {}
+    weights = {p: idf(rows, docs[p]) for p in phrases}
+    by_phrase: dict[Phrase, list[_Source]] = {}
+    for phrase in phrases:
+        mine: list[_Source] = []
+        for term, (count, floor, ref) in chosen[phrase]:
+            if count == 0:
+                continue
+            source = sources.get(term)
+            if source is None:
+                source = _source(cur, term, count, floor, rows)
+                if source.listed:
+                    source.stretch = max(1.0, avgdl / ref)
+                sources[term] = source
+            source.weight = max(source.weight, weights[phrase])
+            mine.append(source)
+        by_phrase[phrase] = mine
+    return _Plan(phrases, weights, list(sources.values()), by_phrase)
+
+
+def _source(cur: Cursor, term: str, docs: int, floor: float | None, rows: int) -> _Source:
+    if floor is not None:
+        return _Source(term, K1 + 1.0, True, floor)
+    scale = idf(rows, docs)  # FTS5's idf of the token: its bm25 divided by it is the saturation
+    found = _all(
+        cur,
+        "SELECT rowid, bm25(items_short, 4.0, 3.0, 1.0, 0.5) FROM items_short "
+        "WHERE items_short MATCH ?",
+        (_quote(term),),
+    )
+    ranked = sorted(((-score / scale, int(i)) for i, score in found), reverse=True)
+    return _Source(term, ranked[0][0] if ranked else 0.0, False, rows=ranked)
+
+
+def _bound(sources: list[_Source], values: dict[str, float] | None = None) -> float:
+    """The highest saturation (at the table's average length) a phrase can reach in an item
+    none of ``sources`` has shown yet. A bound b on a token's saturation caps its frequency at
+    b * K(|D|) / (k1 + 1 - b), K(|D|) = k1 * (1 - b + b * |D| / avgdl); summed over the
+    tokens (a prefix's words add up) that gives F <= K(|D|) * phi, whatever |D| is, so the
+    phrase's saturation F * (k1 + 1) / (F + K(|D|)) stays below (k1 + 1) * phi / (phi + 1).
+    List impacts are taken at the list's reference length: ``stretch`` covers the change.
+    With ``values``: for one item, its known value (or bound) per source term instead."""
+    top = K1 + 1.0
+    phi = 0.0
+    for source in sources:
+        known = source.bound if values is None else values[source.term]
+        bound = min(known, top * (1.0 - 1e-9))
+        phi += bound / (top - bound) * source.stretch
+    return top * phi / (phi + 1.0)
+
+
+def _read(cur: Cursor, source: _Source) -> list[tuple[int, float]]:
+    """The next chunk of the source's items with their values; lowers its bound."""
+    if source.listed:
+        got = _all(
+            cur,
+            f"SELECT impact, item_id FROM {IMPACTS} WHERE term = ? "
+            "ORDER BY impact DESC, item_id DESC LIMIT ? OFFSET ?",
+            (source.term, CHUNK, source.read),
+        )
+        source.read += len(got)
+        if len(got) < CHUNK:
+            source.done, source.bound = True, source.floor
+        else:
+            source.bound = float(got[-1][0])
+        return [(int(i), float(v)) for v, i in got]
+    chunk = source.rows[source.read : source.read + CHUNK]
+    source.read += len(chunk)
+    if source.read >= len(source.rows):
+        source.done, source.bound = True, 0.0
+    else:
+        source.bound = source.rows[source.read][0]
+    return [(i, v) for v, i in chunk]
+
+
+def _threshold(
+    cur: Cursor,
+    plan: _Plan,
+    clauses: list[Clause],
+    filters: SearchFilters,
+    limit: int,
+    any_term: bool,
+    avgdl: float,
+    budget: int,
+) -> list[int] | None:
+    """Fagin's threshold algorithm: read the sources best first, score every item met
+    exactly, stop when no unread item can beat the k-th best (None: over ``budget`` items
+    met first)."""
+    scorer = _Scorer(cur, plan, clauses, filters, limit, any_term, avgdl)
+    for source in plan.sources:
+        scorer.take(source, _read(cur, source))
+    while True:
+        ceiling = sum(plan.weights[p] * _bound(plan.by_phrase[p]) for p in plan.phrases)
+        if len(scorer.best) >= limit and scorer.best[0][0] >= ceiling:
+            break
+        unread = [s for s in plan.sources if not s.done]
+        if not unread:
+            if ceiling > 0.0:
+                return None  # a list ended above its floor: FTS5 decides
+            break
+        if len(scorer.seen) > budget:
+            return None
+        source = max(unread, key=lambda s: s.weight * s.bound)
+        scorer.take(source, _read(cur, source))
+    return [i for _, i in sorted(scorer.best, key=lambda e: (-e[0], -e[1]))]
+
+
+@dataclass(slots=True)
+class _Scorer:
+    """Scores items exactly (bm25 from their indexed text) and keeps the k best that match."""
+
+    cur: Cursor
+    plan: _Plan
+    clauses: list[Clause]
+    filters: SearchFilters
+    limit: int
+    any_term: bool
+    avgdl: float
+    seen: set[int] = field(default_factory=set)
+    best: list[tuple[float, int]] = field(default_factory=list)  # min-heap of (score, id)
+    rare: dict[str, dict[int, float]] = field(default_factory=dict)  # rare token: id -> value
+
+    def take(self, source: _Source, found: list[tuple[int, float]]) -> None:
+        """Score the items ``source`` read, except those that cannot reach the k best. An item
+        met first here is in no other source's read part: in a list, its impact is stored
+        further down or it is not listed at all (then at most the floor); a rare token's
+        values are all known."""
+        fresh = [(i, v) for i, v in found if i not in self.seen]
+        self.seen.update(i for i, _ in fresh)
+        if fresh and len(self.best) >= self.limit:
+            plan, kth = self.plan, self.best[0][0]
+            known = self._listed_values([i for i, _ in fresh])
+            kept = []
+            for item_id, value in fresh:
+                values = {
+                    s.term: (
+                        value
+                        if s is source
+                        else known.get((item_id, s.term), s.floor)
+                        if s.listed
+                        else self._rare(s).get(item_id, 0.0)
+                    )
+                    for s in plan.sources
+                }
+                ceiling = sum(
+                    plan.weights[p] * _bound(plan.by_phrase[p], values) for p in plan.phrases
+                )
+                if ceiling >= kth:
+                    kept.append((item_id, value))
+            fresh = kept
+        self.score([i for i, _ in fresh])
+
+    def _listed_values(self, ids: list[int]) -> dict[tuple[int, str], float]:
+        terms = [s.term for s in self.plan.sources if s.listed]
+        if not terms:
+            return {}
+        sql = (
+            f"SELECT item_id, term, impact FROM {IMPACTS} "
+            f"WHERE item_id IN ({', '.join('?' * len(ids))}) "
+            f"AND term IN ({', '.join('?' * len(terms))})"
+        )
+        return {(int(i), str(t)): float(v) for i, t, v in _all(self.cur, sql, [*ids, *terms])}
+
+    def _rare(self, source: _Source) -> dict[int, float]:
+        found = self.rare.get(source.term)
+        if found is None:
+            found = self.rare[source.term] = {i: v for v, i in source.rows}
+        return found
+
+    def score(self, fresh: list[int]) -> None:
+        if fresh and (self.filters.section or self.filters.picks_only):
+            fresh = _passing(self.cur, fresh, self.filters)
+        if not fresh:
+            return
+        phrases = self.plan.phrases
+        for item_id, text in _load(self.cur, fresh):
+            freqs = {p: p.freq(text) for p in phrases}
+            present = [
+                all(any(freqs[p] > 0 for p in seg) for seg in clause) for clause in self.clauses
+            ]
+            if not (any(present) if self.any_term else all(present)):
+                continue
+            score = sum(  # every phrase of the expression, repeated ones again (as FTS5 does)
+                self.plan.weights[p] * saturation(freqs[p], text.length, self.avgdl)
+                for p in phrases
+                if freqs[p] > 0
+            )
+            entry = (score, item_id)
+            if len(self.best) < self.limit:
+                heapq.heappush(self.best, entry)
+            elif entry > self.best[0]:
+                heapq.heapreplace(self.best, entry)
+
+
+def _passing(cur: Cursor, ids: list[int], filters: SearchFilters) -> list[int]:
+    where = ["id IN (" + ", ".join("?" * len(ids)) + ")"]
+    params: list[object] = list(ids)
+    if filters.section:
+        where.append("section = ?")
+        params.append(filters.section)
+    if filters.picks_only:
+        where.append("pick = 1")
+    sql = "SELECT id FROM items WHERE " + " AND ".join(where)
+    return [int(r[0]) for r in _all(cur, sql, params)]
