@@ -23,6 +23,11 @@ from typing import Literal
 from urllib.parse import unquote
 
 from bot.domain.html_digest import html_to_markdown, looks_like_html
+from bot.domain.keys import (  # the key rules live there
+    TITLE_MAX_CHARS,
+    IssueKey,
+    key_from_text,
+)
 from bot.domain.model import (
     DigestFormatError,
     IssueKind,
@@ -41,7 +46,6 @@ from bot.domain.papers import (
 MAX_CHARS = 1_500_000  # a real digest is 5-20 KB
 MAX_LINES = 20_000  # a real digest has a few hundred lines
 TITLE_SCAN_LINES = 8
-TITLE_MAX_CHARS = 300
 CARD_MAX_LINES = 8
 PLAIN_TITLE_MAX_CHARS = 300
 
@@ -68,36 +72,6 @@ _BROKEN_URL_TAIL = re.compile(r"\s?\.\s")
 _GLUE_PUNCT = ")]>.,;:\u3000 "
 _PUNCT_ONLY = re.compile(r"[\s\W_]*")
 
-_MONTHS = (
-    "jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
-    "|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
-)
-_MONTH_PREFIXES = (
-    "jan",
-    "feb",
-    "mar",
-    "apr",
-    "may",
-    "jun",
-    "jul",
-    "aug",
-    "sep",
-    "oct",
-    "nov",
-    "dec",
-)
-_WEEK_PATTERNS = (
-    re.compile(r"(\d{4})\s*年\s*第\s*(\d{1,2})\s*周"),
-    re.compile(r"(\d{4})[\s,_-]*w(?:eek)?[\s_-]*(\d{1,2})(?!\d)", re.IGNORECASE),
-)
-_WEEK_FIRST = re.compile(
-    r"\bweek[\s#_-]*(\d{1,2})(?!\d)[\s,/_-]*(?:of\s+)?(\d{4})(?!\d)", re.IGNORECASE
-)
-_MONTH_ZH = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月")
-_MONTH_EN = re.compile(rf"\b({_MONTHS})\.?[\s,_-]*(\d{{4}})(?!\d)", re.IGNORECASE)
-_MONTH_KEY = re.compile(r"(?<!\d)(\d{4})-(\d{2})(?![\d-])")
-_GIVEN_WEEK = re.compile(r"(\d{4})[\s_-]*w(?:eek)?[\s_-]*(\d{1,2})", re.IGNORECASE)
-_GIVEN_MONTH = re.compile(r"(\d{4})\s*[-/._]\s*(\d{1,2})")
 
 # language: share of CJK characters among CJK characters and Latin letters (URLs left out)
 CJK_SHARE = 0.25  # English digests quote a few Chinese words; Chinese ones quote paper titles
@@ -302,57 +276,11 @@ def _join_lines(lines: list[str]) -> str:
 
 
 # ---------------------------------------------------------------- key
-@dataclass(frozen=True, slots=True)
-class _Key:
-    year: int
-    week: int | None = None
-    month: int | None = None
-
-    @property
-    def text(self) -> str:
-        if self.week is not None:
-            return f"{self.year}-W{self.week:02d}"
-        return f"{self.year}-{self.month:02d}"
-
-
-def _month_number(name: str) -> int:
-    return _MONTH_PREFIXES.index(name[:3].lower()) + 1
-
-
-def _key_from_text(text: str) -> _Key | None:
-    for pattern in _WEEK_PATTERNS:
-        if m := pattern.search(text):
-            return _Key(int(m.group(1)), week=int(m.group(2)))
-    if m := _WEEK_FIRST.search(text):
-        return _Key(int(m.group(2)), week=int(m.group(1)))
-    if m := _MONTH_ZH.search(text):
-        return _Key(int(m.group(1)), month=int(m.group(2)))
-    if m := _MONTH_EN.search(text):
-        return _Key(int(m.group(2)), month=_month_number(m.group(1)))
-    if m := _MONTH_KEY.search(text):
-        return _Key(int(m.group(1)), month=int(m.group(2)))
-    return None
-
-
-def _key_from_source(source: str | None) -> _Key | None:
+def _key_from_source(source: str | None) -> IssueKey | None:
     if not source or len(source) > 2000:
         return None
     slug = unquote(source.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1])
-    return _key_from_text(slug.replace("_", "-"))
-
-
-def normalize_key(text: str) -> str | None:
-    """The canonical key for a key as people type it (``2020-w39``, ``2020W9``, ``2020-9``,
-    ``2020 年第 39 周``, ``Week 39, 2020``): ``2020-W39`` or ``2020-09``; None if there is none."""
-    text = text.strip()
-    if len(text) > TITLE_MAX_CHARS:
-        return None
-    if m := _GIVEN_WEEK.fullmatch(text):
-        return _Key(int(m.group(1)), week=int(m.group(2))).text
-    if m := _GIVEN_MONTH.fullmatch(text):
-        return _Key(int(m.group(1)), month=int(m.group(2))).text
-    key = _key_from_text(text)
-    return key.text if key is not None else None
+    return key_from_text(slug.replace("_", "-"))
 
 
 def detect_language(texts: Iterable[str]) -> Language:
@@ -369,7 +297,7 @@ def detect_language(texts: Iterable[str]) -> Language:
     return "ja" if kana >= KANA_SHARE * cjk else "zh"
 
 
-def _period(key: _Key) -> tuple[date, date]:
+def _period(key: IssueKey) -> tuple[date, date]:
     if not 1990 <= key.year <= 2100:
         raise DigestFormatError(f"not a digest: implausible year {key.year}")
     if key.week is not None:
@@ -780,14 +708,14 @@ def _check_text(text: str) -> str:
 
 def _find_key(
     lines: list[str], source: str | None, source_url: str | None
-) -> tuple[_Key, str | None, list[str]]:
+) -> tuple[IssueKey, str | None, list[str]]:
     """Key of the issue, its title line and warnings; title line first, then URLs, then intro."""
     head = [ln for ln in _title_lines(lines) if len(ln) <= TITLE_MAX_CHARS]
     titles = [ln for ln in head if ln.startswith("#")] or head[:1]
     warnings: list[str] = []
     from_source = _key_from_source(source) or _key_from_source(source_url)
     for line in [*titles, *head[:1]]:
-        key = _key_from_text(_clean_title(line))
+        key = key_from_text(_clean_title(line))
         if key is not None:
             if from_source is not None and from_source != key:
                 warnings.append(
@@ -797,7 +725,7 @@ def _find_key(
     if from_source is not None:
         return from_source, _clean_title(titles[0]) if titles else None, warnings
     for line in head:
-        key = _key_from_text(_clean_title(line))
+        key = key_from_text(_clean_title(line))
         if key is not None:
             warnings.append(f"no title line with the issue key; found {key.text} in {line[:40]!r}")
             return key, _clean_title(titles[0]) if titles else None, warnings

@@ -32,9 +32,8 @@ _CJK = (
     "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # han
     "\uac00-\ud7af"  # hangul
 )
-_CJK_RUN = re.compile(f"[{_CJK}]+")
-_WORD = re.compile(rf"[^\W{_CJK}]+")
-_SEGMENT = re.compile(rf"[{_CJK}]+|[^\W{_CJK}]+")
+# one pattern for every split (compiling a class of these ranges costs milliseconds each, and
+# the CLI pays it at every start): a CJK run (group 1) or a word of other letters (group 2)
 _SPLIT = re.compile(rf"([{_CJK}]+)|([^\W{_CJK}]+)")
 
 _STEMMABLE = re.compile(r"[a-z]{3,}")  # English words: digits, ids and CJK are left alone
@@ -149,8 +148,14 @@ def _all(parts: list[str]) -> str:
     return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
 
 
+def is_cjk_run(text: str) -> bool:
+    """True when ``text`` is one run of CJK characters (kana, han, hangul) and nothing else."""
+    m = _SPLIT.fullmatch(text)
+    return m is not None and m.group(1) is not None
+
+
 def _segment_match(segment: str, forms: Sequence[str]) -> str:
-    if _CJK_RUN.fullmatch(segment):
+    if is_cjk_run(segment):
         grams = [segment] if len(segment) <= 2 else cjk_tokens(segment)[len(segment) :]
         return _quote(" ".join(grams))  # consecutive bigrams: an exact phrase
     prefix = _quote(segment) + "*"
@@ -197,8 +202,7 @@ def short_index_text(*fields: str | None) -> str:
 
 def _segments(term: str) -> tuple[str, ...]:
     return tuple(
-        m.group() if _CJK_RUN.fullmatch(m.group()) else m.group().lower()
-        for m in _SEGMENT.finditer(term)
+        m.group() if m.group(1) is not None else m.group().lower() for m in _SPLIT.finditer(term)
     )
 
 
@@ -207,7 +211,7 @@ def build_query(raw: str, max_chars: int) -> FtsQuery:
     text = " ".join(raw.split())
     if len(text) > max_chars:
         raise QueryTooLong(len(text), max_chars)
-    terms = tuple(dict.fromkeys(t for t in text.split(" ") if _SEGMENT.search(t)))[:MAX_TERMS]
+    terms = tuple(dict.fromkeys(t for t in text.split(" ") if _SPLIT.search(t)))[:MAX_TERMS]
     if not terms:
         return FtsQuery(text, (), "empty", "")
     segments = tuple(_segments(t) for t in terms)
@@ -232,7 +236,7 @@ class Highlighter:
 
     def __init__(self, terms: tuple[str, ...], width: int = 120) -> None:
         pieces = sorted(
-            {re.escape(m.group()) for t in terms for m in _SEGMENT.finditer(t)},
+            {re.escape(m.group()) for t in terms for m in _SPLIT.finditer(t)},
             key=len,
             reverse=True,
         )

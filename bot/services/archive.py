@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
 from bot.config import ImporterSettings, SearchSettings
-from bot.domain.digest import normalize_key, parse_digest
+from bot.domain.digest import parse_digest
+from bot.domain.keys import normalize_key
 from bot.domain.model import (
     DigestFormatError,
     IssueSummary,

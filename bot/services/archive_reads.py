@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from bot.domain.keys import normalize_key
 from bot.domain.model import IssueSummary, Language, ParsedIssue, SearchFilters, SearchHit
 from bot.errors import DigestbotError
 
@@ -72,10 +73,6 @@ class ArchiveReads(Protocol):
         ...
 
 
-def normalize_key(key: str) -> str | None:
-    from bot.domain.digest import normalize_key as canonical  # the digest parser: on demand
-
-    return canonical(key)
 
 
 def find_issue(reads: ArchiveReads, key: str, language: str | None = None) -> ParsedIssue:

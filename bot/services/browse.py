@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
 from bot.config import ScheduleSettings
-from bot.domain.digest import normalize_key
+from bot.domain.keys import normalize_key
 from bot.domain.model import SearchHit
 from bot.services.archive import ArchiveService, UnknownIssue
 from bot.store import browse as repo

@@ -396,7 +396,8 @@ class Dispatcher:
                 await repo.set_state(session, verdict.alert_key, "1", now)
         report.waiting.append(verdict.reason)
         if first:
-            await self._notifier.alert(verdict.reason, kind="budget")
+            # the post that met the cap: Retry, Reschedule, Edit, Skip under the alert
+            await self._notifier.alert(verdict.reason, post_id=row.post_id, kind="budget")
         return False
 
     async def _claim_telegram(

@@ -9,7 +9,7 @@ from pathlib import PurePath
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import ImporterSettings
-from bot.domain.digest import normalize_key
+from bot.domain.keys import normalize_key
 from bot.errors import DigestbotError
 from bot.services.archive import ArchiveService, ImportReport
 from bot.services.audit import Actor

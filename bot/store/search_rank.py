@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bot.domain.model import SearchFilters
-from bot.domain.search import _CJK_RUN, FtsQuery, cjk_tokens
+from bot.domain.search import FtsQuery, cjk_tokens, is_cjk_run
 
 K1, B = 1.2, 0.75  # FTS5's bm25 constants
 WEIGHTS = (4.0, 3.0, 1.0, 0.5)  # headline, title, summary, link (the search's bm25 weights)
@@ -362,7 +362,7 @@ def query_phrases(query: FtsQuery, forms: dict[str, tuple[str, ...]]) -> list[Cl
     for segments in query.segments:
         clause: list[tuple[Phrase, ...]] = []
         for segment in segments:
-            if _CJK_RUN.fullmatch(segment):
+            if is_cjk_run(segment):
                 grams = [segment] if len(segment) <= 2 else cjk_tokens(segment)[len(segment) :]
                 alternatives = [Phrase(tuple(tokens(" ".join(grams))), False)]
             else:

@@ -247,7 +247,8 @@ async def test_monthly_budget_holds_posts_and_alerts(
         await rig.dispatcher.tick()
     assert len(rig.x.posts()) == 1
     assert any("monthly budget" in a for a in rig.notifier.alerts)
-    assert [a.kind for a in rig.notifier.details if "monthly budget" in a.text] == ["budget"]
+    [held] = [a for a in rig.notifier.details if "monthly budget" in a.text]
+    assert held.kind == "budget" and held.post_id is not None and held.actionable
 
 
 async def test_paused_queue_releases_nothing(rig: Rig) -> None:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain.digest import autolink_end, detect_language, normalize_key, parse_digest
+from bot.domain.digest import autolink_end, detect_language, parse_digest
+from bot.domain.keys import normalize_key
 
 BILINGUAL = Path(__file__).resolve().parents[1] / "fixtures" / "bilingual"
 DIGESTS = Path(__file__).resolve().parents[1] / "fixtures" / "digests"
