@@ -766,21 +766,7 @@ def force_delivery_state(
 
 async def retry_unsent(session: AsyncSession, post_id: int, now: datetime) -> int:
     """Parked, dead and failed deliveries of a post go back to pending (the maintainer's call)."""
-    result = await session.execute(
-        update(Delivery)
-        .where(Delivery.post_id == post_id, Delivery.state.in_(("parked", "dead", "failed")))
-        .values(
-            state="pending",
-            due_at=now,
-            attempts=0,
-            lease_until=None,
-            sent_at=None,
-            cost_usd=None,
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return await reschedule_unsent(session, post_id, now, now)
 
 
 # --- reading: queue pages, status, history ------------------------------------------------
@@ -911,7 +897,8 @@ async def release_platform_waits(session: AsyncSession, platform: str, now: date
 async def reschedule_unsent(
     session: AsyncSession, post_id: int, due_at: datetime, now: datetime
 ) -> int:
-    """:func:`retry_unsent`, due at ``due_at`` instead of now (the maintainer's Reschedule)."""
+    """Parked, dead and failed deliveries of a post go back to pending, due at ``due_at``
+    (the maintainer's Retry: now; Reschedule: the next free slot)."""
     result = await session.execute(
         update(Delivery)
         .where(Delivery.post_id == post_id, Delivery.state.in_(("parked", "dead", "failed")))
