@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Sequence
 from datetime import date, datetime
+from pathlib import Path
 
 from bot.app import Container
 from bot.domain.model import ParsedIssue, ParsedItem, Section
@@ -108,3 +111,20 @@ async def add_subscribers(
     async with app.sessions.begin() as session:
         for start in range(0, len(rows), 500):
             await session.execute(insert(Subscriber).values(rows[start : start + 500]))
+
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def run_bench_quick(script: str, cwd: Path) -> str:
+    """Run ``benchmarks/<script> --quick`` in ``cwd``; its output (it must exit 0)."""
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), "--quick"],
+        cwd=cwd,
+        timeout=300,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib.util
 import random
-import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -15,8 +14,7 @@ from types import ModuleType
 import pytest
 
 from bot.domain.digest import parse_digest
-
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+from tests.builders import BENCHMARKS, run_bench_quick
 
 
 def _load_synthetic() -> ModuleType:
@@ -28,22 +26,11 @@ def _load_synthetic() -> ModuleType:
     return module
 
 
-def _run(script: str, tmp_path: Path) -> str:
-    done = subprocess.run(
-        [sys.executable, str(BENCHMARKS / script), "--quick"],
-        cwd=tmp_path,
-        timeout=300,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
 
 
 @pytest.mark.slow
 def test_bench_search_quick(tmp_path: Path) -> None:
-    out = _run("bench_search.py", tmp_path)
+    out = run_bench_quick("bench_search.py", tmp_path)
     for label in (
         "3,000 items",
         "build (upsert_issue)",
@@ -62,7 +49,7 @@ def test_bench_search_quick(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_bench_import_quick(tmp_path: Path) -> None:
-    out = _run("bench_import.py", tmp_path)
+    out = run_bench_quick("bench_import.py", tmp_path)
     for label in (
         "20 synthetic weekly digests",
         "import_texts x20",
