@@ -1,0 +1,22 @@
+"""Leases for scheduled ticks and PostgreSQL batch claims (issue 11) -- owned by the workers helper
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-11-30 07:05:00.000000
+
+Placeholder: no schema change yet.
+"""
+from collections.abc import Sequence
+
+revision: str = '0010'
+down_revision: str | None = '0009'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
