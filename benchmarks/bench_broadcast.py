@@ -7,14 +7,18 @@ and the fake Bot API enforcing Telegram's limits in real time.
 
 Runs, each on a fresh SQLite file: the fake answering at once (limit 30 msg/s), the fake
 answering after 50 ms (a real round trip), paid broadcasts (``allow_paid_broadcast``, 1,000
-msg/s) through PTB to the fake (in this process, and in a process of its own so that the fake
-and PTB do not share one interpreter lock), and paid broadcasts to an in-memory publisher (the
-bot's own ceiling: ledger, pace and scheduling without HTTP). Printed per run: messages a
-second sustained (between the 5th and 95th percentile arrival at the fake; for the in-memory
-publisher, its send calls), its ratio to the limit, the whole run's rate (release, claims and
-the last answers included), and the limit violations the fake saw (429s it gave). Figures only:
-the script always exits 0. The pace is ours (kept in the database); PTB's AIORateLimiter is
-lifted so that it does not hide what the ledger does.
+msg/s) through PTB to the fake in a process of its own (it is another machine in real life;
+in this process the two would share one interpreter lock); with ``--only``, also the paid run
+with the fake in this process (``paid-inprocess``) and paid broadcasts to an in-memory
+publisher (``ceiling``: the bot's own ceiling, ledger, pace and scheduling without HTTP).
+Printed per run: messages a second sustained (between the 5th and 95th percentile arrival at
+the fake; for the in-memory publisher, its send calls), its ratio to the limit, the whole
+run's rate (release, claims and the last answers included), the limit violations the fake saw
+(429s it gave), the CPU per message of the bot's process while sending (with the fake's
+thread when it shares the process) and of the fake's own process, and the load average (the
+CPU figures are the steadier ones on a busy machine). Figures only: the script always exits 0.
+The pace is ours (kept in the database); PTB's AIORateLimiter is lifted so that it does not
+hide what the ledger does.
 """
 
 from __future__ import annotations
@@ -96,12 +100,13 @@ def fake_state(n: int, latency: float) -> tuple[TelegramState, list[float]]:
     return state, arrivals
 
 
-Outcome = tuple[int, int, list[float]]  # (messages to subscribers, 429s given, arrivals)
+# (messages to subscribers, 429s given, arrivals, the fake's CPU seconds: None in process)
+Outcome = tuple[int, int, list[float], float | None]
 
 
-def outcome(state: TelegramState, arrivals: list[float]) -> Outcome:
+def outcome(state: TelegramState, arrivals: list[float], cpu: float | None = None) -> Outcome:
     sent = len([m for m in state.sent if m.chat_id >= FIRST])
-    return sent, len([r for r in state.rejected if r.error_code == 429]), arrivals
+    return sent, len([r for r in state.rejected if r.error_code == 429]), arrivals, cpu
 
 
 def serve_in_child(conn: Connection, n: int, latency: float) -> None:
@@ -109,8 +114,11 @@ def serve_in_child(conn: Connection, n: int, latency: float) -> None:
     state, arrivals = fake_state(n, latency)
     with ServerThread(make_telegram_app(state)) as url:
         conn.send(url)
+        conn.recv()  # the sending begins: the fake's CPU counts from here
+        cpu = time.process_time()
         conn.recv()
-        conn.send(outcome(state, arrivals))
+        cpu = time.process_time() - cpu
+    conn.send(outcome(state, arrivals, cpu))
 
 
 class FakeTelegram:
@@ -119,7 +127,8 @@ class FakeTelegram:
     def __init__(self, n: int, latency: float, *, separate: bool) -> None:
         self._n, self._latency, self._separate = n, latency, separate
         self._stack = contextlib.ExitStack()
-        self.outcome: Outcome = (0, 0, [])
+        self.outcome: Outcome = (0, 0, [], None)
+        self._begun = False
 
     def __enter__(self) -> str:
         if not self._separate:
@@ -134,11 +143,18 @@ class FakeTelegram:
         url: str = self._conn.recv()
         return url
 
+    def begin(self) -> None:
+        """The sending starts (the fake in its own process measures its CPU from here)."""
+        if self._separate and not self._begun:
+            self._begun = True
+            self._conn.send("begin")
+
     def __exit__(self, *exc: object) -> None:
         if not self._separate:
             self._stack.close()
             self.outcome = outcome(self._state, self._arrivals)
             return
+        self.begin()
         self._conn.send("done")
         self.outcome = self._conn.recv()
         self._proc.join(timeout=30)
@@ -182,7 +198,8 @@ async def one_run(
             if memory:
                 app.publishers = {**app.publishers, "telegram": memory_publisher}
             dispatcher = app.dispatcher()
-            started = time.perf_counter()
+            fake.begin()
+            started, cpu = time.perf_counter(), time.process_time()
             for _ in range(10_000):
                 await dispatcher.tick()
                 await asyncio.sleep(0.05)  # the worker's poll, shortened
@@ -193,19 +210,30 @@ async def one_run(
                 if left is None:
                     break
             seconds = time.perf_counter() - started
+            cpu = time.process_time() - cpu
         finally:
             await app.aclose()
-    sent, refused, arrivals = fake.outcome
+    sent, refused, arrivals, fake_cpu = fake.outcome
     if memory:
         sent, arrivals = len(memory_publisher.times), memory_publisher.times
     sustained = steady_rate(arrivals)
     rate = sent / seconds
+    work = f"bot {1000 * cpu / max(sent, 1):.2f}"
+    if fake_cpu is not None:
+        work += f", fake {1000 * fake_cpu / max(sent, 1):.2f}"
     print(
         f"{label:<40} {sent:>6,} sent in {seconds:7.1f} s: sustained {sustained:7.1f} msg/s "
         f"({sustained / limit:6.1%} of {limit}/s), whole run {rate:7.1f} msg/s, "
-        f"{refused} limit violations",
+        f"{refused} limit violations; CPU ms/msg: {work}; load {load()}",
         flush=True,
     )
+
+
+def load() -> str:
+    """The 1-minute load average (the machine is shared: figures are noisy when it is high)."""
+    with contextlib.suppress(OSError):
+        return Path("/proc/loadavg").read_text().split()[0]
+    return "?"
 
 
 def steady_rate(times: list[float]) -> float:
@@ -222,14 +250,15 @@ def steady_rate(times: list[float]) -> float:
 RUNS = {  # label, latency, limit, in-memory publisher, the fake in its own process
     "free": ("fake answers at once, 30/s", 0.0, 30, False, False),
     "latency": ("fake answers after 50 ms, 30/s", 0.05, 30, False, False),
-    "paid": ("paid broadcast via PTB -> fake, 1000/s", 0.0, 1000, False, False),
-    "paid-apart": ("paid, PTB -> fake in its own process", 0.0, 1000, False, True),
+    "paid": ("paid broadcast via PTB -> fake, 1000/s", 0.0, 1000, False, True),
+    "paid-inprocess": ("paid, the fake in this process", 0.0, 1000, False, False),
     "ceiling": ("paid broadcast, in-memory publisher", 0.0, 1000, True, False),
 }
+DEFAULT = ("free", "latency", "paid")
 
 
 async def run(n: int, only: Sequence[str]) -> None:
-    for key in only or RUNS:
+    for key in only or DEFAULT:
         label, latency, limit, memory, separate = RUNS[key]
         await one_run(label, n, latency=latency, limit=limit, memory=memory, separate=separate)
 

@@ -10,17 +10,29 @@ the memory of a container that broadcast one post to 10,000 subscribers.
    clock runs from the start of ``process_update`` until the fake has recorded the reply.
    Queries: English words, two-word queries, Chinese 1-4 characters and arXiv ids (the mix of
    ``bench_search.make_queries``), from 50 users in turn (mostly returning users), the
-   services' clock moving 1 s per command (nobody reaches the flood limit). Also printed:
-   ``BrowseService.search_page`` alone (what the handler calls). Target p95 <= 30 ms.
-2. Throughput: the same commands back to back through our bot and through a bare PTB echo bot
-   (one MessageHandler replying with the text) against the same fake, best of ``--rounds``;
-   then again with PTB ``concurrent_updates=--concurrency``. Target >= 70% of the echo bot.
-   At 100,000 items the archive search itself dominates a /search command, so the same
-   comparison is also made with the browsing commands (``/week``, ``/latest``, ``/help`` in
-   turn), whose cost is the bot's own layers. Also printed: process CPU per command (this
-   process runs the bot, the echo bot and the fake: CPU is steadier than wall time on a
-   loaded machine). ``--limiter``: our bot with PTB's AIORateLimiter, limits off (what it
-   costs; in ``run`` replies also share Telegram's 30 msg/s overall budget).
+   services' clock moving 1 s per command (nobody reaches the flood limit). Measured with
+   nothing kept (services built with ``NoVersion``: every query searched), then again with
+   the search pages kept (the same queries repeated). Also printed:
+   ``BrowseService.search_page`` alone, nothing kept (what the handler calls). Target p95
+   <= 30 ms.
+2. Throughput, against a bare PTB echo bot (one MessageHandler replying with the text, one
+   CallbackQueryHandler answering a press) on the same fake, best of ``--rounds`` (alternated).
+   The **subscriber mix** is what subscribers send, per 40 updates in a shuffled order
+   (``MIX_WEIGHTS``): /start 2, /help 4, /week 8, /latest 6, /picks 4, /search 12 (a popular
+   query: the 24 first distinct queries of the query mix, the k-th most popular 1/k as often),
+   /settings 3 and 1 settings button press (receive: papers <-> both, a write). After every
+   user sent /start once, the mix and then each of its commands alone are compared, and the
+   browsing commands (``/week``, ``/latest``, ``/help`` in turn); every line gives the wall
+   ratio (target >= 70%), the process CPU per command of each bot (this process runs the
+   bots and the fake: CPU is steadier than wall time on a loaded machine; "without the
+   fake" leaves out the fake's request handlers) and a third bot, the **replay**: a bare
+   PTB bot sending, for each command, the very reply ours sent (captured in a first pass),
+   so that ours/replay is what our handlers, services and guard add to the replies' own
+   cost (their size, entities and keyboards through PTB, HTTP and the fake). Then, with
+   nothing kept, the /search commands of part 1 (every query searched) and the mix; and the
+   mix with PTB ``concurrent_updates=--concurrency``. A summary table ends the part, with the
+   kept answers' hits, misses and resets. ``--limiter``: our bot with PTB's AIORateLimiter,
+   limits off (what it costs; in ``run`` replies also share Telegram's 30 msg/s budget).
 3. Memory: RSS (VmRSS, and the peak VmHWM, from /proc/self/status) of a container with
    10,000 subscribers in its database after ``release_due`` (audience worked out, delivery
    rows made) and after one dispatcher tick sending them to the fake (its limits off, our
@@ -39,18 +51,27 @@ import asyncio
 import contextlib
 import gc
 import itertools
+import random
+import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 from pydantic import SecretStr
-from telegram import Update
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, MessageHandler, filters
+from telegram import CallbackQuery, Message, Update
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    MessageHandler,
+    filters,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -61,8 +82,12 @@ from bot.app import Container, build
 from bot.clock import FrozenClock
 from bot.config import Settings, load_settings
 from bot.sandbox import ServerThread, TelegramState, make_telegram_app, running
+from bot.services.browse import BrowseService
+from bot.services.subscribers import SubscriberService
+from bot.store.data_version import NoVersion
 from bot.store.migrate import upgrade
-from bot.telegram import Services, install
+from bot.telegram import Services, buttons, install, replies, subscriber
+from bot.telegram.keyboards import setting_data
 from tests.builders import TELEGRAM_TOKEN, add_subscribers, item, store, weekly
 
 TARGET_P95_MS = 30.0
@@ -74,6 +99,19 @@ STEP_S = 1.0  # the services' clock moves this much per command: each user 1.2/m
 FIRST_SUBSCRIBER = 1_000_000
 BROWSING = ("/week", "/latest", "/help")  # commands whose cost is the bot's own layers
 BROWSING_LABEL = "/week /latest /help"
+PRESS = "press:"  # a text starting so is fed as a settings button press, not a message
+#: the subscriber mix, per 40 updates: what subscribers send (see the module docstring)
+MIX_WEIGHTS: tuple[tuple[str, int], ...] = (
+    ("/start", 2),
+    ("/help", 4),
+    ("/week", 8),
+    ("/latest", 6),
+    ("/picks", 4),
+    ("/search", 12),  # a popular query (POPULAR of them, Zipf-distributed)
+    ("/settings", 3),
+    (PRESS, 1),  # a settings button (receive: drip <-> both), which writes the subscriber
+)
+POPULAR = 24  # distinct typical queries in the mix's /search commands
 AnyApp = Application[Any, Any, Any, Any, Any, Any]
 
 
@@ -204,13 +242,22 @@ def application(url: str, concurrency: int, *, limiter: bool = False) -> AnyApp:
 
 @contextlib.asynccontextmanager
 async def bots(
-    url: str, app: Container, clock: FrozenClock, concurrency: int, *, limiter: bool = False
+    url: str,
+    app: Container,
+    clock: FrozenClock,
+    concurrency: int,
+    *,
+    limiter: bool = False,
+    cached: bool = True,
 ) -> AsyncIterator[tuple[AnyApp, AnyApp]]:
-    """Ours (every handler of bot.telegram) and a bare echo bot, both initialized."""
+    """Ours (every handler of bot.telegram) and a bare echo bot, both initialized.
+    ``cached`` False: our services keep nothing (every answer read from the database)."""
     ours = application(url, concurrency, limiter=limiter)
-    install(ours, Services(app.archive, app.browse, app.subscribers, app.settings, clock))
+    browse, subscribers = (app.browse, app.subscribers) if cached else uncached(app)
+    install(ours, Services(app.archive, browse, subscribers, app.settings, clock))
     bare = application(url, concurrency)
     bare.add_handler(MessageHandler(filters.TEXT, echo))
+    bare.add_handler(CallbackQueryHandler(echo_press))
     await ours.initialize()
     try:
         await bare.initialize()
@@ -227,8 +274,71 @@ async def echo(update: Update, _context: Any) -> None:
         await update.message.reply_text(update.message.text)
 
 
+async def echo_press(update: Update, _context: Any) -> None:
+    if update.callback_query is not None:
+        await update.callback_query.answer(update.callback_query.data)
+
+
+class Replay:
+    """A bare PTB bot sending, for each command, the very reply our bot sent for it (captured
+    in a first pass): the replies' own cost (their size and entities through PTB, HTTP and the
+    fake), without our layers. ours/replay is what our handlers, services and guard add."""
+
+    def __init__(self) -> None:
+        self.messages: dict[str, tuple[str, Any, bool]] = {}
+        self.edits: dict[str, tuple[str, Any]] = {}
+
+    @contextlib.contextmanager
+    def capture(self) -> Iterator[None]:
+        handlers, presses = vars(subscriber), vars(buttons)  # where the handlers find them
+        real_reply, real_edit = handlers["reply"], presses["edit"]
+
+        async def spy_reply(
+            update: Update, text: str, markup: Any = None, *, preview: bool = False
+        ) -> None:
+            if update.effective_message is not None and update.effective_message.text:
+                self.messages[update.effective_message.text] = (text, markup, preview)
+            await real_reply(update, text, markup, preview=preview)
+
+        async def spy_edit(query: CallbackQuery, text: str, markup: Any) -> None:
+            self.edits[query.data or ""] = (text, markup)
+            await real_edit(query, text, markup)
+
+        handlers["reply"], presses["edit"] = spy_reply, spy_edit
+        try:
+            yield
+        finally:
+            handlers["reply"], presses["edit"] = real_reply, real_edit
+
+    async def on_message(self, update: Update, _context: Any) -> None:
+        message = update.effective_message
+        if message is None or message.text is None:
+            return
+        text, markup, preview = self.messages.get(message.text, (message.text, None, False))
+        await replies.reply(update, text, markup, preview=preview)
+
+    async def on_press(self, update: Update, _context: Any) -> None:
+        query = update.callback_query
+        if query is None:
+            return
+        found = self.edits.get(query.data or "")
+        message = query.message
+        if found is not None and not (
+            isinstance(message, Message) and message.reply_markup == found[1]
+        ):
+            await replies.edit(query, *found)
+        await query.answer()
+
+    def application(self, url: str) -> AnyApp:
+        bot = application(url, 1)
+        bot.add_handler(MessageHandler(filters.ALL, self.on_message))
+        bot.add_handler(CallbackQueryHandler(self.on_press))
+        return bot
+
+
 class Feeder:
-    """Builds private-chat ``/search`` updates, rotating over USERS users."""
+    """Builds private-chat command updates, rotating over USERS users; ``press:DATA`` is a
+    button press (callback data DATA) on the newest message the bot sent that user."""
 
     def __init__(self, state: TelegramState, clock: FrozenClock) -> None:
         self.state = state
@@ -238,6 +348,8 @@ class Feeder:
     def update(self, text: str, n: int) -> dict[str, Any]:
         user = FIRST_USER + n % USERS
         self.clock.advance(seconds=STEP_S)
+        if text.startswith(PRESS):
+            return self.press(user, text.removeprefix(PRESS))
         command = text.split()[0]
         message = {
             "message_id": next(self.ids),
@@ -254,6 +366,26 @@ class Feeder:
             ],
         }
         data: dict[str, Any] = {"message": message}
+        data["update_id"] = self.state.push_update(data)
+        return data
+
+    def press(self, user: int, callback_data: str) -> dict[str, Any]:
+        sent = self.state.messages(user)[-1]
+        query = {
+            "id": f"cq{next(self.ids)}",
+            "from": {"id": user, "is_bot": False, "first_name": f"U{user}", "language_code": "en"},
+            "chat_instance": "bench",
+            "data": callback_data,
+            "message": {
+                "message_id": sent.message_id,
+                "date": sent.date,
+                "chat": self.state.chat_object(user),
+                "text": sent.visible_text,
+                "from": self.state.bot_user,
+                **({"reply_markup": sent.reply_markup} if sent.reply_markup else {}),
+            },
+        }
+        data: dict[str, Any] = {"callback_query": query}
         data["update_id"] = self.state.push_update(data)
         return data
 
@@ -282,7 +414,7 @@ async def throughput(
     ``concurrent_updates`` (which then bounds how many run together)."""
     state = feeder.state
     updates = [Update.de_json(feeder.update(t, n), app.bot) for n, t in enumerate(texts)]
-    before = len(state.sent)
+    before = answered(state)
     fake = METER.seconds
     cpu = time.process_time()
     started = time.perf_counter()
@@ -294,9 +426,14 @@ async def throughput(
     seconds = time.perf_counter() - started
     cpu_ms = (time.process_time() - cpu) * 1000 / len(updates)
     fake_ms = (METER.seconds - fake) * 1000 / len(updates)
-    if len(state.sent) - before != len(updates):
-        print(f"  warning: {len(state.sent) - before} replies to {len(updates)} commands")
+    if answered(state) - before != len(updates):
+        print(f"  warning: {answered(state) - before} answers to {len(updates)} updates")
     return len(updates) / seconds, cpu_ms, fake_ms
+
+
+def answered(state: TelegramState) -> int:
+    """Messages sent and button presses answered (a press is answered once: edit + answer)."""
+    return len(state.sent) + len(state.callback_answers)
 
 
 def summary(label: str, ms: Sequence[float]) -> str:
@@ -315,11 +452,15 @@ async def compare_throughput(
     texts: Sequence[str],
     rounds: int,
     label: str = "/search",
-) -> None:
+    replay: AnyApp | None = None,
+) -> tuple[float, float, float | None]:
+    """Prints the comparison; returns (wall ratio, best of the rounds each; CPU ratio echo/ours,
+    least CPU of the rounds each; CPU ratio replay/ours, when ``replay`` is given)."""
     ours_rates: list[float] = []
     echo_rates: list[float] = []
     ours_cpu: list[tuple[float, float]] = []
     echo_cpu: list[tuple[float, float]] = []
+    replay_cpu: list[tuple[float, float]] = []
     for _ in range(rounds):  # alternate, so that drift hits both alike
         rate, cpu, fake = await throughput(ours, feeder, texts)
         ours_rates.append(rate)
@@ -327,8 +468,12 @@ async def compare_throughput(
         rate, cpu, fake = await throughput(bare, feeder, texts)
         echo_rates.append(rate)
         echo_cpu.append((cpu, fake))
+        if replay is not None:
+            _rate, cpu, fake = await throughput(replay, feeder, texts)
+            replay_cpu.append((cpu, fake))
     best_ours, best_echo = max(ours_rates), max(echo_rates)
     ratio = best_ours / best_echo
+    paired = statistics.median(o / e for o, e in zip(ours_rates, echo_rates, strict=True))
     (o_cpu, o_fake), (e_cpu, e_fake) = min(ours_cpu), min(echo_cpu)
     bot_ratio = (e_cpu - e_fake) / (o_cpu - o_fake)
     ok = "ok" if ratio >= TARGET_RATIO else "NOT MET"
@@ -340,61 +485,185 @@ async def compare_throughput(
     print(
         f"throughput {label} ({len(texts)} commands, {how}, best of {rounds}): ours "
         f"{best_ours:.0f}/s, bare echo bot {best_echo:.0f}/s, ratio {ratio:.0%} "
-        f"(target >= {TARGET_RATIO:.0%}: {ok}); CPU per command ours {o_cpu:.2f} ms "
+        f"(target >= {TARGET_RATIO:.0%}: {ok}; median of the rounds' ratios {paired:.0%}); "
+        f"CPU per command ours {o_cpu:.2f} ms "
         f"(the fake's handlers {o_fake:.2f}), echo {e_cpu:.2f} ms ({e_fake:.2f}); "
         f"without the fake echo/ours {bot_ratio:.0%}; all rounds ours "
         f"{', '.join(f'{r:.0f}' for r in ours_rates)}, echo "
         f"{', '.join(f'{r:.0f}' for r in echo_rates)}",
         flush=True,
     )
+    cpu_ratio = e_cpu / o_cpu
+    layers = min(replay_cpu)[0] / o_cpu if replay_cpu else None
+    if replay_cpu:
+        r_cpu, r_fake = min(replay_cpu)
+        print(
+            f"  {label}: CPU per command echo/ours {cpu_ratio:.0%}; the same replies from a bare "
+            f"bot {r_cpu:.2f} ms ({r_fake:.2f} the fake's): what our layers add "
+            f"{o_cpu - r_cpu:+.2f} ms, replay/ours {r_cpu / o_cpu:.0%}",
+            flush=True,
+        )
+    return ratio, cpu_ratio, layers
+
+
+def uncached(app: Container) -> tuple[BrowseService, SubscriberService]:
+    """The container's browse and subscriber services with nothing kept (every answer read)."""
+    browse = BrowseService(
+        app.sync_sessions, app.clock, app.archive, app.settings.schedule, version=NoVersion()
+    )
+    subscribers = SubscriberService(
+        app.sessions, app.clock, app.settings.schedule, version=NoVersion()
+    )
+    return browse, subscribers
+
+
+def mix_texts(popular: Sequence[str], n: int, seed: int) -> list[str]:
+    """``n`` updates of the subscriber mix: each block of 40 holds MIX_WEIGHTS exactly, in a
+    random order; /search takes a popular query (Zipf: the k-th most popular 1/k as often)."""
+    rng = random.Random(seed)
+    deck = [command for command, weight in MIX_WEIGHTS for _ in range(weight)]
+    weights = [1 / rank for rank in range(1, len(popular) + 1)]
+    receive = itertools.cycle(("drip", "both"))
+    texts: list[str] = []
+    while len(texts) < n:
+        rng.shuffle(deck)
+        for command in deck:
+            if command == "/search":
+                texts.append(f"/search {rng.choices(popular, weights)[0]}")
+            elif command == PRESS:
+                texts.append(PRESS + setting_data("receive", next(receive)))
+            else:
+                texts.append(command)
+    return texts[:n]
+
+
+def popular_queries(mixed: Sequence[Query]) -> list[str]:
+    """The first POPULAR distinct queries of the benchmark's query mix, most popular first."""
+    return list(dict.fromkeys(q.text for q in mixed))[:POPULAR]
+
+
+async def prime(ours: AnyApp, feeder: Feeder) -> None:
+    """Every user sends /start once (untimed): known subscribers, a message to press on."""
+    await round_trips(ours, feeder, ["/start"] * USERS)
+
+
+async def measure_round_trips(
+    app: Container, feeder: Feeder, url: str, mixed: Sequence[Query], args: argparse.Namespace
+) -> None:
+    """/search round trips with nothing kept (every query searched), then with the cache."""
+    texts = [f"/search {q.text}" for q in mixed]
+    browse, _ = uncached(app)
+    async with bots(url, app, feeder.clock, 1, limiter=args.limiter, cached=False) as (
+        ours,
+        bare,
+    ):
+        await round_trips(ours, feeder, texts[: args.warmup])
+        await round_trips(bare, feeder, texts[: args.warmup])
+        ms = await round_trips(ours, feeder, texts)
+        alone: list[float] = []
+        for q in mixed:  # what the handler calls, without PTB, rendering and HTTP
+            started = time.perf_counter()
+            await browse.search_page(q.text, 1)
+            alone.append((time.perf_counter() - started) * 1000)
+        echo_ms = await round_trips(bare, feeder, texts)
+    print(summary("/search round trip (ours, nothing kept)", ms), flush=True)
+    print(summary("echo round trip (bare PTB)", echo_ms), flush=True)
+    print(
+        "BrowseService.search_page alone (what /search calls, nothing kept), same queries: "
+        f"p50 {pct(alone, 50):.1f} ms, p95 {pct(alone, 95):.1f} ms, max {max(alone):.1f} ms"
+    )
+    by_kind: dict[str, list[float]] = {}
+    for q, t in zip(mixed, ms, strict=True):
+        by_kind.setdefault(q.kind, []).append(t)
+    for kind, values in by_kind.items():
+        print(
+            f"  {kind:<18} n={len(values):<4} p50 {pct(values, 50):6.1f} ms  "
+            f"p95 {pct(values, 95):6.1f} ms  max {max(values):6.1f} ms"
+        )
+    async with bots(url, app, feeder.clock, 1, limiter=args.limiter) as (ours, _bare):
+        await round_trips(ours, feeder, texts)  # every distinct query once: now kept
+        kept = await round_trips(ours, feeder, texts)
+    print(summary("/search round trip (ours, pages kept: repeated queries)", kept), flush=True)
 
 
 async def measure_commands(
     app: Container, mixed: Sequence[Query], args: argparse.Namespace
 ) -> None:
     texts = [f"/search {q.text}" for q in mixed]
-    browsing = [BROWSING[n % len(BROWSING)] for n in range(len(texts))]
+    n = len(texts)
+    mix = mix_texts(popular_queries(mixed), n, args.seed)
+    browsing = [BROWSING[k % len(BROWSING)] for k in range(n)]
     clock = FrozenClock(NOW)
     state = TelegramState(limits_enabled=False)
     feeder = Feeder(state, clock)
+    ratios: dict[str, tuple[float, float, float | None]] = {}
     async with fake_api(state, args.server) as url:
+        await measure_round_trips(app, feeder, url, mixed, args)
+        replay = Replay()
+        copycat = replay.application(url)
+        await copycat.initialize()
         async with bots(url, app, clock, 1, limiter=args.limiter) as (ours, bare):
-            await round_trips(ours, feeder, texts[: args.warmup])
-            await round_trips(bare, feeder, texts[: args.warmup])
-            ms = await round_trips(ours, feeder, texts)
-            alone: list[float] = []
-            for q in mixed:  # what the handler calls, without PTB, rendering and HTTP
-                started = time.perf_counter()
-                await app.browse.search_page(q.text, 1)
-                alone.append((time.perf_counter() - started) * 1000)
-            echo_ms = await round_trips(bare, feeder, texts)
-            print(summary("/search round trip (ours)", ms), flush=True)
-            print(summary("echo round trip (bare PTB)", echo_ms), flush=True)
-            print(
-                "BrowseService.search_page alone (what /search calls), same queries: "
-                f"p50 {pct(alone, 50):.1f} ms, p95 {pct(alone, 95):.1f} ms, "
-                f"max {max(alone):.1f} ms"
-            )
-            by_kind: dict[str, list[float]] = {}
-            for q, t in zip(mixed, ms, strict=True):
-                by_kind.setdefault(q.kind, []).append(t)
-            for kind, values in by_kind.items():
-                print(
-                    f"  {kind:<18} n={len(values):<4} p50 {pct(values, 50):6.1f} ms  "
-                    f"p95 {pct(values, 95):6.1f} ms  max {max(values):6.1f} ms"
+            await prime(ours, feeder)
+            with replay.capture():  # every reply of the mix, for the replay bot
+                await throughput(ours, feeder, mix)
+            await throughput(bare, feeder, mix[: args.warmup])
+            await throughput(copycat, feeder, mix[: args.warmup])
+            for label, same in commands_to_compare(mix, n):
+                ratios[label] = await compare_throughput(
+                    ours, bare, feeder, same, args.rounds, label, copycat
                 )
-            await compare_throughput(ours, bare, feeder, texts, args.rounds)
-            await throughput(ours, feeder, browsing[: args.warmup])
-            await compare_throughput(ours, bare, feeder, browsing, args.rounds, BROWSING_LABEL)
+            ratios[BROWSING_LABEL] = await compare_throughput(
+                ours, bare, feeder, browsing, args.rounds, BROWSING_LABEL, copycat
+            )
+        await copycat.shutdown()
+        async with bots(url, app, clock, 1, limiter=args.limiter, cached=False) as (ours, bare):
+            label = "/search (every query searched, nothing kept)"
+            ratios[label] = await compare_throughput(ours, bare, feeder, texts, args.rounds, label)
+            label = "subscriber mix, nothing kept"
+            ratios[label] = await compare_throughput(ours, bare, feeder, mix, args.rounds, label)
         if args.concurrency > 1:
             async with bots(url, app, clock, args.concurrency, limiter=args.limiter) as (
                 ours,
                 bare,
             ):
-                await compare_throughput(ours, bare, feeder, texts, args.rounds)
-                await compare_throughput(ours, bare, feeder, browsing, args.rounds, BROWSING_LABEL)
+                label = f"subscriber mix, concurrent_updates={args.concurrency}"
+                ratios[label] = await compare_throughput(
+                    ours, bare, feeder, mix, args.rounds, label
+                )
+    print_ratios(ratios)
+    print(
+        f"kept answers: browse {app.browse.cache.stats}, subscribers {app.subscribers.cache.stats}"
+    )
     if state.rejected:
         print(f"  the fake rejected {len(state.rejected)} requests: {state.rejected[:3]}")
+
+
+def commands_to_compare(mix: Sequence[str], n: int) -> list[tuple[str, list[str]]]:
+    """The mix itself, then each of its commands alone (n updates each)."""
+    found: list[tuple[str, list[str]]] = [("subscriber mix", list(mix))]
+    for command, _weight in MIX_WEIGHTS:
+        if command == "/search":
+            label, each = "/search (popular queries)", [t for t in mix if "/search" in t]
+        elif command == PRESS:
+            label, each = "settings button", [t for t in mix if t.startswith(PRESS)]
+        else:
+            label, each = command, [command]
+        found.append((label, [each[k % len(each)] for k in range(n)]))
+    return found
+
+
+def print_ratios(ratios: dict[str, tuple[float, float, float | None]]) -> None:
+    print("ratios to the bare echo bot (wall: best round each; CPU: least CPU per command each,")
+    print("the fake included, as wall time is on a quiet core) and what our layers leave of the")
+    print("same replies sent by a bare bot (replay/ours, CPU):")
+    for label, (wall, cpu, layers) in ratios.items():
+        met = "/".join("ok" if r >= TARGET_RATIO else "NOT MET" for r in (wall, cpu))
+        extra = f"  replay/ours {layers:4.0%}" if layers is not None else ""
+        print(
+            f"  {label:<46} wall {wall:4.0%}  CPU {cpu:4.0%}  (>= {TARGET_RATIO:.0%}: {met})"
+            f"{extra}",
+            flush=True,
+        )
 
 
 async def run(args: argparse.Namespace) -> None:

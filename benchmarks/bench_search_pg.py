@@ -2,15 +2,19 @@
 
     .venv/bin/python benchmarks/bench_search_pg.py                 # 100,000 items
     .venv/bin/python benchmarks/bench_search_pg.py --quick         # 3,000 items
+    .venv/bin/python benchmarks/bench_search_pg.py --keep /tmp/pgb  # build once, then reuse
     DIGESTBOT_BENCH_PG=postgresql://user@host/admin_db .venv/bin/python benchmarks/...
 
 Builds the archive of ``bench_search.py`` (same generator, same query classes) on SQLite with
 ``upsert_issue``, moves it to a throw-away PostgreSQL database with ``digestbot db copy``'s
 service (timed: rows per second, search index rebuild included), then times
-``ArchiveService.search`` on both (p50/p95 per class; targets as on SQLite: p95 <= 10 ms for
-3+ characters, <= 30 ms for 1-2 character CJK) and reports the PostgreSQL/SQLite ratio and
-how often the two stores' top 10 overlap and their best hit agrees. Always exits 0; the
-machine may be busy: run it twice and keep the quieter figures.
+``ArchiveService.search`` on both (p50/p95 per class and per kind of query; targets as on
+SQLite: p95 <= 10 ms for 3+ characters, <= 30 ms for 1-2 character CJK) and reports the
+PostgreSQL/SQLite ratio, how often the two stores' best hit and whole top 10 (in order) agree,
+their mean top-10 overlap, and the SQL statements PostgreSQL ran per search (work that does not
+depend on the machine's load). With ``--keep DIR`` the SQLite archive stays in DIR and the
+PostgreSQL copy in a database named after it, both reused by the next run. Always exits 0;
+the machine may be busy: the load average is printed; run it twice and keep the quieter run.
 """
 
 from __future__ import annotations
@@ -23,14 +27,17 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from bench_search import build_archive, make_queries, pct, synthetic_issues
+from bench_search import Query, build_archive, make_queries, pct, synthetic_issues
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 
 from bot.app import Container, build
 from bot.clock import FrozenClock
@@ -43,97 +50,177 @@ NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 TARGETS = {"3+ chars": 10.0, "1-2 char CJK": 30.0}
 
 
-async def timings(app: Container, queries: Sequence[str], limit: int) -> list[float]:
-    for q in queries[:5]:  # warm up
-        await app.archive.search(q, limit=limit)
-    out = []
-    for q in queries:
-        started = time.perf_counter()
-        await app.archive.search(q, limit=limit)
-        out.append((time.perf_counter() - started) * 1000)
-    return out
+def load() -> str:
+    """The load average (1, 5, 15 minutes): the machine is shared."""
+    found = Path("/proc/loadavg")
+    return " ".join(found.read_text().split()[:3]) if found.exists() else "?"
 
 
-async def top(app: Container, q: str, limit: int) -> list[tuple[str, str]]:
-    return [(h.issue, h.headline) for h in (await app.archive.search(q, limit=limit)).hits]
+@dataclass(slots=True)
+class Figures:
+    lite: list[float] = field(default_factory=list)  # ms
+    pg: list[float] = field(default_factory=list)  # ms
+    statements: list[int] = field(default_factory=list)  # PostgreSQL statements per search
+    same_best: list[bool] = field(default_factory=list)
+    same_top: list[bool] = field(default_factory=list)  # the whole top 10, in order
+    overlap: list[float] = field(default_factory=list)
 
 
-async def run(n_items: int, per_class: int, limit: int, seed: int) -> None:
-    console = Console()
+class Counter:
+    """Counts the statements an engine runs (a SQLAlchemy event)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def __call__(self, *_: Any) -> None:
+        self.n += 1
+
+
+async def search_ms(app: Container, q: str, limit: int) -> float:
+    started = time.perf_counter()
+    await app.archive.search(q, limit=limit)
+    return (time.perf_counter() - started) * 1000
+
+
+async def top(app: Container, q: str, limit: int) -> list[tuple[str, str, str | None]]:
+    hits = (await app.archive.search(q, limit=limit)).hits
+    return [(h.issue, h.headline, h.url) for h in hits]
+
+
+async def measure(
+    apps: dict[str, Container], batch: Sequence[Query], limit: int, counter: Counter
+) -> dict[str, Figures]:
+    """Per kind of query: latency on both stores (interleaved, after a warm-up), statements,
+    agreement of the top 10."""
+    for q in batch[:5]:
+        for app in apps.values():
+            await app.archive.search(q.text, limit=limit)
+    kinds: dict[str, Figures] = defaultdict(Figures)
+    for q in batch:
+        f = kinds[q.kind]
+        f.lite.append(await search_ms(apps["sqlite"], q.text, limit))
+        before = counter.n
+        f.pg.append(await search_ms(apps["postgres"], q.text, limit))
+        f.statements.append(counter.n - before)
+        a, b = await top(apps["sqlite"], q.text, 10), await top(apps["postgres"], q.text, 10)
+        f.same_best.append(a[:1] == b[:1])
+        f.same_top.append(a == b)
+        f.overlap.append(len(set(a) & set(b)) / max(1, len(a)))
+    return kinds
+
+
+def row(name: str, f: Figures, target: float | None) -> list[str]:
+    p95_lite, p95_pg = pct(f.lite, 95), pct(f.pg, 95)
+    met = "" if target is None else f"{target:.0f} ({'met' if p95_pg <= target else 'missed'})"
+    return [
+        name,
+        str(len(f.pg)),
+        f"{statistics.median(f.lite):.1f}",
+        f"{p95_lite:.1f}",
+        f"{statistics.median(f.pg):.1f}",
+        f"{p95_pg:.1f}",
+        f"{p95_pg / p95_lite:.1f}x" if p95_lite else "-",
+        met,
+        f"{statistics.mean(f.statements):.1f}",
+        f"{sum(f.same_best) / len(f.same_best):.0%}",
+        f"{sum(f.same_top) / len(f.same_top):.0%}",
+        f"{statistics.mean(f.overlap):.1%}",
+    ]
+
+
+async def report_search(
+    console: Console,
+    apps: dict[str, Container],
+    queries: dict[str, list[Query]],
+    limit: int,
+    counter: Counter,
+) -> None:
+    table = Table(title=f"search, top {limit} (ms; targets apply to PostgreSQL as to SQLite)")
+    for column in ("class / kind", "queries", "SQLite p50", "SQLite p95", "PG p50", "PG p95"):
+        table.add_column(column, justify="right")
+    for column in ("PG/SQLite p95", "target", "PG statements", "same best hit", "same top 10"):
+        table.add_column(column, justify="right")
+    table.add_column("top-10 overlap", justify="right")
+    for name, batch in queries.items():
+        console.print(f"load before {name}: {load()}")
+        kinds = await measure(apps, batch, limit, counter)
+        total = Figures()
+        for f in kinds.values():
+            for attr in Figures.__slots__:
+                getattr(total, attr).extend(getattr(f, attr))
+        table.add_row(*row(name, total, TARGETS.get(name, 10.0)))
+        for kind, f in sorted(kinds.items()):
+            table.add_row(*row(f"  {kind}", f, None))
+    console.print(table)
+    console.print(f"load after: {load()}")
+
+
+async def run(n_items: int, per_class: int, limit: int, seed: int, keep: Path | None) -> None:
+    console = Console(width=160)
+    console.print(f"load at start: {load()}")
     admin = create_engine(ADMIN, isolation_level="AUTOCOMMIT")
-    name = f"digestbot_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    name = (
+        f"digestbot_bench_pg_{n_items}_{seed}"
+        if keep
+        else f"digestbot_bench_{uuid.uuid4().hex[:8]}"
+    )
     pg_url = ADMIN.rsplit("/", 1)[0].replace("postgresql+psycopg", "postgresql") + f"/{name}"
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            sqlite_url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = keep or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"bench-pg-{n_items}-{seed}.db"
+        sqlite_url = f"sqlite:///{path}"
+        issues = list(synthetic_issues(n_items, seed))
+        if not path.exists():
             upgrade(sqlite_url)
-            issues = list(synthetic_issues(n_items, seed))
             sqlite_app = build(load_settings(database_url=sqlite_url), FrozenClock(NOW))
             try:
                 built = await build_archive(sqlite_app, issues)
             finally:
                 await sqlite_app.aclose()
-            started = time.perf_counter()
-            report = dbcopy.copy_database(sqlite_url, pg_url)
-            copied = time.perf_counter() - started
-            console.print(
-                f"{n_items:,} items: SQLite build {built:.1f} s; db copy to PostgreSQL "
-                f"{copied:.1f} s ({report.rows:,} rows, {report.rows / copied:,.0f} rows/s, "
-                "search index rebuild included)"
-            )
-            with create_engine(pg_url.replace("postgresql:", "postgresql+psycopg:")).connect() as c:
-                c.execute(text("ANALYZE"))
+            console.print(f"{n_items:,} items: SQLite build {built:.1f} s (load {load()})")
+        with admin.connect() as conn:
+            exists = conn.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+            ).first()
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            if not exists:
+                started = time.perf_counter()
+                report = dbcopy.copy_database(sqlite_url, pg_url)
+                copied = time.perf_counter() - started
+                console.print(
+                    f"db copy to PostgreSQL {copied:.1f} s ({report.rows:,} rows, "
+                    f"{report.rows / copied:,.0f} rows/s, search index rebuild included; "
+                    f"load {load()})"
+                )
+                engine = create_engine(
+                    pg_url.replace("postgresql:", "postgresql+psycopg:"),
+                    isolation_level="AUTOCOMMIT",
+                )
+                with engine.connect() as c:
+                    c.execute(text("VACUUM ANALYZE"))
+                engine.dispose()
+            else:
+                upgrade(pg_url)  # a kept copy made by an older revision
             apps = {
                 store: build(load_settings(database_url=url), FrozenClock(NOW))
                 for store, url in (("sqlite", sqlite_url), ("postgres", pg_url))
             }
+            counter = Counter()
+            event.listen(apps["postgres"].sync_engine, "before_cursor_execute", counter)
             try:
-                await report_search(console, apps, make_queries(issues, per_class, seed), limit)
+                queries = make_queries(issues, per_class, seed)
+                await report_search(console, apps, queries, limit, counter)
             finally:
                 for app in apps.values():
                     await app.aclose()
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-async def report_search(
-    console: Console, apps: dict[str, Container], queries: dict[str, list[object]], limit: int
-) -> None:
-    table = Table(title=f"search, top {limit} (ms; targets apply to PostgreSQL as to SQLite)")
-    for column in ("class", "queries", "SQLite p50", "SQLite p95", "PG p50", "PG p95"):
-        table.add_column(column, justify="right")
-    table.add_column("PG/SQLite p95", justify="right")
-    table.add_column("target", justify="right")
-    table.add_column("same best hit", justify="right")
-    table.add_column("top-10 overlap", justify="right")
-    for name, batch in queries.items():
-        texts = [str(getattr(q, "text", q)) for q in batch]
-        lite = await timings(apps["sqlite"], texts, limit)
-        pg = await timings(apps["postgres"], texts, limit)
-        same, overlap = [], []
-        for q in texts:
-            a, b = await top(apps["sqlite"], q, 10), await top(apps["postgres"], q, 10)
-            same.append(a[:1] == b[:1])
-            overlap.append(len(set(a) & set(b)) / max(1, len(a)))
-        p95_lite, p95_pg = pct(lite, 95), pct(pg, 95)
-        target = TARGETS.get(name, 10.0)
-        table.add_row(
-            name,
-            str(len(texts)),
-            f"{statistics.median(lite):.1f}",
-            f"{p95_lite:.1f}",
-            f"{statistics.median(pg):.1f}",
-            f"{p95_pg:.1f}",
-            f"{p95_pg / p95_lite:.1f}x" if p95_lite else "-",
-            f"{target:.0f} ({'met' if p95_pg <= target else 'missed'})",
-            f"{sum(same) / len(same):.0%}",
-            f"{statistics.mean(overlap):.0%}",
-        )
-    console.print(table)
+        finally:
+            if keep is None:
+                with admin.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -142,11 +229,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=100, help="per class")
     parser.add_argument("--limit", type=int, default=10)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep", type=Path, help="keep (and reuse) the archives: folder")
     parser.add_argument("--quick", action="store_true", help="3,000 items, 20 queries per class")
     args = parser.parse_args(argv)
     if args.quick:
         args.items, args.queries = 3000, 20
-    asyncio.run(run(args.items, args.queries, args.limit, args.seed))
+    asyncio.run(run(args.items, args.queries, args.limit, args.seed, args.keep))
     return 0
 
 

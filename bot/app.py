@@ -26,6 +26,7 @@ from bot.services.archive import ArchiveService
 from bot.services.browse import BrowseService
 from bot.services.queue import QueueService
 from bot.services.subscribers import SubscriberService
+from bot.store.data_version import data_version
 from bot.store.db import make_engine, make_sessionmaker, make_sync_engine
 
 if TYPE_CHECKING:  # PTB is imported only by the commands that talk to Telegram
@@ -190,8 +191,9 @@ def build(
     sync_sessions = sessionmaker(sync_engine, expire_on_commit=False)
     archive = ArchiveService(sessions, sync_sessions, clock, settings.importer, settings.search)
     queue = QueueService(sessions, clock, settings.schedule, settings.twitter, real_clock=real)
-    subscribers = SubscriberService(sessions, clock, settings.schedule)
-    browse = BrowseService(sync_sessions, clock, archive, settings.schedule)
+    browse_version = data_version(sync_engine)  # closed with the sync engine (dispose)
+    subscribers = SubscriberService(sessions, clock, settings.schedule, quiet_writes=browse_version)
+    browse = BrowseService(sync_sessions, clock, archive, settings.schedule, version=browse_version)
 
     def setup_telegram(application: Application) -> None:  # type: ignore[type-arg]
         from bot.telegram import Services, install

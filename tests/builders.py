@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection
 
 from bot.app import Container
 from bot.domain.model import ParsedIssue, ParsedItem, Section
 from bot.store import archive as repo
+
+#: the SQLite case of a test parametrised over both stores: the SQLite run covers it, and the
+#: PostgreSQL run skips it (its other case is the PostgreSQL one)
+SQLITE_SIDE = pytest.mark.sqlite_only("the SQLite case of a test parametrised over both stores")
 
 # sandbox credentials: accepted by the fake servers only, never real
 TELEGRAM_TOKEN = "123456789:AAHsandboxTokenForTests_0123456789ab"
@@ -128,3 +137,61 @@ def run_bench_quick(script: str, cwd: Path) -> str:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
+
+
+@contextmanager
+def sync_connection(db_url: str) -> Iterator[Connection]:
+    """A short-lived synchronous connection (one transaction, committed) to ``db_url``, any
+    store, for tests that look at the database beside another process; a SQLite file is
+    created if it is not there yet."""
+    from sqlalchemy import create_engine, pool
+
+    from bot.store.db import sync_url
+
+    engine = create_engine(sync_url(db_url), poolclass=pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            yield conn
+    finally:
+        engine.dispose()
+
+
+def execute(db_url: str, *statements: str) -> None:
+    """Run plain SQL ``statements`` in one transaction on ``db_url``."""
+    from sqlalchemy import text
+
+    with sync_connection(db_url) as conn:
+        for sql in statements:
+            conn.execute(text(sql))
+
+
+def fetch(db_url: str, sql: str) -> list[tuple[Any, ...]]:
+    """Every row plain SQL ``sql`` returns on ``db_url`` (none for an UPDATE, committed)."""
+    from sqlalchemy import text
+
+    with sync_connection(db_url) as conn:
+        result = conn.execute(text(sql))
+        return [tuple(row) for row in result] if result.returns_rows else []
+
+
+def scalar(db_url: str, sql: str) -> Any:
+    """The first column of the first row ``sql`` returns on ``db_url``."""
+    from sqlalchemy import text
+
+    with sync_connection(db_url) as conn:
+        return conn.execute(text(sql)).scalar()
+
+
+def dump(db_url: str) -> str:
+    """Every row of every table of ``db_url`` (any store) as text, one row a line: what a
+    ``grep`` through the database would see."""
+    from sqlalchemy import MetaData, select
+
+    with sync_connection(db_url) as conn:
+        tables = MetaData()
+        tables.reflect(conn)
+        return "\n".join(
+            f"{table.name}: {tuple(row)!r}"
+            for table in tables.sorted_tables
+            for row in conn.execute(select(table))
+        )

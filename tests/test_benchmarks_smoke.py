@@ -26,6 +26,37 @@ def _load_synthetic() -> ModuleType:
     return module
 
 
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_bench_workers_quick(tmp_path: Path) -> None:
+    """1, 2 and 4 ``dispatch --once`` processes broadcast to 400 subscribers on PostgreSQL:
+    nobody gets the post twice and the fake refuses nothing, whatever the speed. (A run may
+    leave a few deliveries due a moment later to the next run: counted, not asserted.)"""
+    out = run_bench_quick("bench_workers.py", tmp_path)
+    if "skipped" in out:
+        pytest.skip(out.strip())
+    lines = [line for line in out.splitlines() if "worker(s):" in line]
+    assert [line.split(" ", 1)[0] for line in lines] == ["1", "2", "4"], out
+    for line in lines:
+        for label in ("sustained", "msg/s", "whole run", "ms CPU", "commits", "rows updated"):
+            assert label in line, (label, line)
+        assert " sent in " in line and " missing" in line, line
+        assert "0 limit violations, 0 extra" in line, line
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_bench_claims_quick(tmp_path: Path) -> None:
+    """1 and 4 processes reserve one broadcast on PostgreSQL at both paces: every delivery
+    is claimed (the script asserts it) and the figures are printed."""
+    out = run_bench_quick("bench_claims.py", tmp_path)
+    if "skipped" in out:
+        pytest.skip(out.strip())
+    lines = [line for line in out.splitlines() if "claims/s" in line]
+    assert len(lines) == 4, out
+    for line, (pace, procs) in zip(lines, [(30, 1), (30, 4), (1000, 1), (1000, 4)], strict=True):
+        assert line.split()[1] == f"{pace}/s" and line.split()[2] == str(procs), line
+        assert "transactions" in line and "load" in line, line
 
 
 @pytest.mark.slow

@@ -12,6 +12,7 @@ channels declared in ``chats`` (``TelegramState(chats={"@mychannel"})`` or
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 import time
@@ -82,16 +83,24 @@ class RateLimiter:
 
     def record(self, chat_id: int, now: float) -> None:
         for times in (self._global, self._chats.setdefault(chat_id, deque())):
-            times.append(now)
+            if times and now < times[-1]:  # a clock set back (tests): keep the order
+                bisect.insort(times, now)
+            else:
+                times.append(now)
             while times and times[0] <= now - 60.0:
                 times.popleft()
 
 
 def _wait(times: deque[float], window: float, limit: int, now: float) -> float | None:
-    recent = [t for t in times if t > now - window]
-    if len(recent) < limit:
+    """Seconds until one more may go, when ``limit`` arrivals already fall in the ``window``
+    before ``now``. Arrivals are recorded in order, so only the ``limit``-th latest matters:
+    constant time (the global history holds a minute of arrivals, 60,000 of them at 1,000/s)."""
+    if len(times) < limit:
         return None
-    return recent[-limit] + window - now
+    oldest = times[-limit]
+    if oldest <= now - window:
+        return None
+    return oldest + window - now
 
 
 @dataclass

@@ -1,14 +1,20 @@
 """Browsing for subscribers: this week's picks and drip, any issue with its neighbours, the
-newest digest, recent picks, and search results page by page. Read-only (no commits)."""
+newest digest, recent picks, and search results page by page. Read-only (no commits).
+
+Every answer is kept (``bot.services.read_cache``) until the database changes: a repeated
+/week, /latest, /picks or popular search costs a change check (microseconds, SQLite's
+``data_version``) instead of a worker-thread hop and its queries. Any commit, by this process
+or another (an import, a post sent, a subscriber's settings), drops every kept answer, so an
+answer is never older than the last commit. On PostgreSQL nothing is kept (no cheap signal)."""
 
 from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Connection
@@ -19,10 +25,14 @@ from bot.config import ScheduleSettings
 from bot.domain.keys import normalize_key
 from bot.domain.model import SearchHit
 from bot.services.archive import ArchiveService, UnknownIssue
+from bot.services.read_cache import ReadCache
 from bot.store import browse as repo
+from bot.store.data_version import DataVersion, data_version
 
 MAX_PER_PAGE = 50
 MAX_PAGE = 1000  # a forged page number is clamped, never an error
+CACHED_ANSWERS = 512  # views and search pages kept until the database changes
+KEPT_PAGE_SIZE = 10  # larger pages (inline mode's 50) are not kept: memory stays ~ a few MB
 _T = TypeVar("_T")
 _YEAR_NUMBER = re.compile(r"(\d{4})-(\d{1,2})")
 
@@ -95,7 +105,9 @@ def _view(
 
 
 class BrowseService:
-    """``sessions``: synchronous sessions; each use case runs in one worker-thread hop."""
+    """``sessions``: synchronous sessions; each use case runs in one worker-thread hop, unless
+    its answer is kept. ``version``: the database's change signal (default: from the
+    sessions' engine). Answers are shared between callers: never mutate them."""
 
     def __init__(
         self,
@@ -103,11 +115,17 @@ class BrowseService:
         clock: Clock,
         archive: ArchiveService,
         schedule: ScheduleSettings,
+        *,
+        version: DataVersion | None = None,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._archive = archive
         self._zone = ZoneInfo(schedule.timezone)
+        if version is None:
+            version = data_version(sessions.kw["bind"])
+        self.version = version  # SubscriberService(quiet_writes=...): settings leave it still
+        self.cache: ReadCache[Any] = ReadCache(version, CACHED_ANSWERS)
 
     async def _read(self, use_case: Callable[[Connection], _T]) -> _T:
         def run() -> _T:
@@ -115,6 +133,11 @@ class BrowseService:
                 return use_case(session.connection())
 
         return await asyncio.to_thread(run)
+
+    async def _kept(self, key: Hashable, use_case: Callable[[Connection], _T]) -> _T:
+        """The kept answer for ``key``, else ``use_case`` run (and kept)."""
+        found: _T = await self.cache.get(key, lambda: self._read(use_case))
+        return found
 
     async def week(self, key: str | None = None, *, language: str | None = None) -> WeekView:
         """The issue ``key`` (None: the latest weekly issue) with its editor's picks and its
@@ -137,7 +160,8 @@ class BrowseService:
                 dripped = repo.dripped(conn, *period)
             return _view(found, picks, dripped)
 
-        return await self._read(read)
+        kept_as = ("week", None if keys is None else tuple(keys), language, period)
+        return await self._kept(kept_as, read)
 
     async def latest(self, *, language: str | None = None) -> WeekView | None:
         """The newest issue, weekly or monthly (the one covering the latest days), with its
@@ -149,19 +173,31 @@ class BrowseService:
                 return None
             return _view(found, repo.issue_picks(conn, found.id, found.key), [])
 
-        return await self._read(read)
+        return await self._kept(("latest", language), read)
 
     async def recent_picks(self, limit: int = 10, *, language: str | None = None) -> list[Entry]:
         """The newest editor's picks across issues (a paper once). One query."""
         bounded = max(1, min(limit, 100))
-        rows = await self._read(lambda c: repo.recent_picks(c, bounded, language=language))
-        return [_entry(r) for r in rows]
+
+        def read(conn: Connection) -> list[Entry]:
+            return [_entry(r) for r in repo.recent_picks(conn, bounded, language=language)]
+
+        return await self._kept(("picks", bounded, language), read)
 
     async def search_page(self, query: str, page: int = 1, per_page: int = 5) -> SearchPage:
         """One page of the archive search (pages go past the first 100 results); has_next is
-        exact (one more than a page is fetched). Raises QueryTooLong like the search."""
+        exact (one more than a page is fetched). Raises QueryTooLong like the search. Pages
+        of up to KEPT_PAGE_SIZE hits are kept by (query with its spaces normalised, page,
+        per_page): popular queries repeat."""
         per_page = max(1, min(per_page, MAX_PER_PAGE))
         page = max(1, min(page, MAX_PAGE))
+        if per_page > KEPT_PAGE_SIZE:  # inline pages (50 hits): Telegram keeps those itself
+            return await self._search(query, page, per_page)
+        key = ("search", " ".join(query.split()), page, per_page)  # as build_query reads it
+        found: SearchPage = await self.cache.get(key, lambda: self._search(query, page, per_page))
+        return found
+
+    async def _search(self, query: str, page: int, per_page: int) -> SearchPage:
         result = await self._archive.search(query, limit=per_page + 1, offset=(page - 1) * per_page)
         return SearchPage(
             query=result.query,

@@ -35,6 +35,15 @@ class Usage:
         self.posts_today += 1
         self.spent_month += cost
 
+    def without(self, stamp: datetime | None, cost: float | None, until: datetime) -> None:
+        """Leave out one reservation (stamped ``stamp``, costing ``cost``) already counted."""
+        if stamp is None or stamp >= until:
+            return
+        if stamp >= self.day_start:
+            self.posts_today -= 1
+        if stamp >= self.month_start:
+            self.spent_month -= cost or 0.0
+
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
@@ -81,8 +90,10 @@ class XBudget:
         """(day start, month start, end of the day): posts stamped later than today by a
         rehearsal at a travelled ``--now`` do not count against today."""
         day_start = _local_midnight(now, self._tz)
-        return day_start, _local_midnight(now, self._tz, month=True), _local_midnight(
-            now, self._tz, days=1
+        return (
+            day_start,
+            _local_midnight(now, self._tz, month=True),
+            _local_midnight(now, self._tz, days=1),
         )
 
     async def usage(self, session: AsyncSession, now: datetime) -> Usage:
@@ -107,11 +118,21 @@ class XBudget:
     ) -> Verdict:
         """In one transaction: lock, read the usage, check, claim with a reservation. Not
         ``allowed``: the cap or budget says wait; allowed but not ``claimed``: another worker
-        has the delivery."""
+        has the delivery. A delivery whose lease ran out (outcome unknown) already holds a
+        reservation: it is re-claimed in its place, not counted twice. On PostgreSQL a row
+        another transaction holds counts as taken (never waited for under the lock)."""
         repo.take_lock_sync(session, "x-budget", now)
-        verdict = self.check(self.usage_sync(session, now), x_text, now)
+        usage = self.usage_sync(session, now)
+        if delivery.state == "sending":
+            stamp, cost = repo.reservation_sync(session, delivery.id)
+            usage.without(stamp, cost, self._window(now)[2])
+        verdict = self.check(usage, x_text, now)
         if not verdict.allowed:
             return verdict
+        if session.get_bind().dialect.name != "sqlite" and not repo.claimable(
+            session, delivery, now, horizon
+        ):
+            return Verdict(True, claimed=False)
         cost = self.cost(x_text)
         won = repo.claim(session, delivery, now, lease_until, reserve_usd=cost, horizon=horizon)
         return Verdict(True, claimed=won)

@@ -173,10 +173,11 @@ def _rebuild_search(conn: Connection) -> None:
 
     conn.exec_driver_sql("DELETE FROM items_short")
     rows = conn.exec_driver_sql("SELECT id, headline, title, summary, url FROM items").all()
-    conn.exec_driver_sql(
-        "INSERT INTO items_short(rowid, headline, title, summary, url) VALUES (?, ?, ?, ?, ?)",
-        [(r[0], *(short_index_text(f) for f in r[1:])) for r in rows],
-    )
+    if rows:  # an empty list would run the statement once, without parameters
+        conn.exec_driver_sql(
+            "INSERT INTO items_short(rowid, headline, title, summary, url) VALUES (?, ?, ?, ?, ?)",
+            [(r[0], *(short_index_text(f) for f in r[1:])) for r in rows],
+        )
     conn.exec_driver_sql("INSERT INTO items_fts(items_fts) VALUES ('rebuild')")
     cur = conn.connection.cursor()
     try:

@@ -1,8 +1,8 @@
 """Releasing a post at once (``queue now``, Telegram's /now) and the dry-run database copy.
 
 ``now`` = make the post due + open the platforms + one dispatcher tick, shared by the command
-line and the chat. The rehearsal copy lets ``--dry-run`` work on a throw-away copy of the
-SQLite database, so a rehearsal never consumes the real queue.
+line and the chat. The rehearsal copy lets ``--dry-run`` work on a throw-away SQLite copy of
+the database, so a rehearsal never consumes the real queue.
 """
 
 from __future__ import annotations
@@ -31,33 +31,34 @@ REHEARSAL_NOTE = (
 
 
 class ReleaseError(DigestbotError):
-    """A post that cannot be released now (no destination, a rehearsal on PostgreSQL)."""
+    """A post that cannot be released now (no destination)."""
 
 
 @contextmanager
 def rehearsal_settings(settings: Settings, dry_run: bool) -> Iterator[Settings]:
-    """``dry_run``: settings pointing at a private throw-away copy of the SQLite database
-    (removed afterwards); otherwise ``settings`` unchanged."""
+    """``dry_run``: settings pointing at a private throw-away SQLite copy of the database
+    (removed afterwards); otherwise ``settings`` unchanged. A SQLite database is copied with
+    SQLite's backup; a PostgreSQL one with ``db copy`` (one snapshot, every table)."""
     if not dry_run:
         yield settings
         return
     from bot.store.db import sqlite_path
 
     path = sqlite_path(settings.database_url)
-    if path is None:
-        raise ReleaseError(
-            "--dry-run rehearses on a copy of a SQLite database; use `digestbot "
-            "preview` with PostgreSQL"
-        )
     with tempfile.TemporaryDirectory(prefix="digestbot-dry-run-") as tmp:
         copy = Path(tmp) / "rehearsal.db"
         copy.touch(mode=0o600)  # private like the original: it holds the same data
-        source, target = sqlite3.connect(path), sqlite3.connect(copy)
-        try:
-            source.backup(target)
-        finally:
-            source.close()
-            target.close()
+        if path is None:
+            from bot.services.dbcopy import copy_database
+
+            copy_database(settings.database_url, f"sqlite:///{copy}")
+        else:
+            source, target = sqlite3.connect(path), sqlite3.connect(copy)
+            try:
+                source.backup(target)
+            finally:
+                source.close()
+                target.close()
         yield settings.model_copy(update={"database_url": f"sqlite:///{copy}"})
 
 

@@ -1,23 +1,35 @@
 """Subscriber use cases: /start, /subscribe, /unsubscribe, settings, blocked and migrated chats.
 
 Every call is one unit of work (one session, committed here) and returns a frozen snapshot.
+Snapshots read by ``get`` are kept until the database changes (``bot.services.read_cache``):
+a returning user's /start or /settings reads nothing, and /start writes only when it changes
+something (a new chat, a blocked one back). With ``quiet_writes`` (SQLite: the change signal
+the browsing answers are kept under), a subscriber's own changes are written on that signal's
+connection, in one worker-thread hop: they do not empty the archive's kept answers (which
+never read subscribers), while every other connection and process sees them at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
 from typing import Literal, cast, get_args
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from bot.clock import Clock
 from bot.config import ScheduleSettings
 from bot.domain.quiet import BadQuietTime, UnknownTimezone, normalize_hhmm, zone
 from bot.errors import DigestbotError
+from bot.services.read_cache import ReadCache
 from bot.store import subscribers as repo
+from bot.store.data_version import DataVersion, SqliteDataVersion, data_version
 from bot.store.models import Subscriber as SubscriberRow
 
 logger = logging.getLogger(__name__)
@@ -27,6 +39,7 @@ Language = Literal["en", "zh"]
 State = Literal["active", "inactive", "blocked"]
 RECEIVE: tuple[Receive, ...] = get_args(Receive)
 LANGUAGES: tuple[Language, ...] = get_args(Language)
+KEPT_SUBSCRIBERS = 4096  # snapshots kept until the database changes
 
 
 class InvalidSetting(DigestbotError):
@@ -73,19 +86,40 @@ class SubscriberService:
         sessions: async_sessionmaker[AsyncSession],
         clock: Clock,
         schedule: ScheduleSettings,
+        *,
+        version: DataVersion | None = None,
+        quiet_writes: DataVersion | None = None,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._schedule = schedule
+        self._quiet = quiet_writes if isinstance(quiet_writes, SqliteDataVersion) else None
+        if version is None:
+            version = data_version(sessions.kw["bind"].sync_engine)
+        self.cache: ReadCache[Subscriber | None] = ReadCache(version, KEPT_SUBSCRIBERS)
+
+    @property
+    def writes_quietly(self) -> bool:
+        """Whether changes are written on the browsing answers' signal (``quiet_writes``)."""
+        return self._quiet is not None
 
     async def get(self, chat_id: int) -> Subscriber | None:
+        """The chat's settings and state (None: never seen), kept until the database
+        changes."""
+        return await self.cache.get(chat_id, lambda: self._read(chat_id))
+
+    async def _read(self, chat_id: int) -> Subscriber | None:
         async with self._sessions() as session:
             row = await repo.find(session, chat_id)
             return _snapshot(row) if row is not None else None
 
     async def start(self, chat_id: int, language_code: str | None) -> Subscriber:
         """/start: a new chat is created inactive; a blocked one returns to its previous
-        choice (active if it was subscribed). Settings are kept."""
+        choice (active if it was subscribed). Settings are kept. A known chat that is not
+        blocked is left as it is (nothing written)."""
+        found = await self.get(chat_id)
+        if found is not None and found.state != "blocked":
+            return found
         return await self._change(chat_id, language_code, _reachable)
 
     async def subscribe(self, chat_id: int, language_code: str | None = None) -> Subscriber:
@@ -170,25 +204,59 @@ class SubscriberService:
         messages of a new chat at once: the loser of the insert race retries on the row."""
         for attempt in range(2):
             try:
-                async with self._sessions.begin() as session:
-                    now = self._clock()
-                    row = await repo.find(session, chat_id, for_update=True)
-                    if row is None:
-                        row = repo.add(
-                            session,
-                            chat_id,
-                            language=language_from_code(language_code),
-                            timezone=self._schedule.timezone,
-                            now=now,
-                        )
-                    change(row)
-                    row.updated_at = now
-                    await session.flush()
-                    return _snapshot(row)
+                if self._quiet is not None:
+                    work = partial(self._change_sync, chat_id, language_code, change, self._clock())
+                    return await asyncio.to_thread(self._quiet.write, work)
+                return await self._change_async(chat_id, language_code, change)
             except IntegrityError:
                 if attempt:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _change_async(
+        self, chat_id: int, language_code: str | None, change: Callable[[SubscriberRow], None]
+    ) -> Subscriber:
+        async with self._sessions.begin() as session:
+            now = self._clock()
+            row = await repo.find(session, chat_id, for_update=True)
+            if row is None:
+                row = self._add(session, chat_id, language_code, now)
+            change(row)
+            row.updated_at = now
+            await session.flush()
+            return _snapshot(row)
+
+    def _change_sync(
+        self,
+        chat_id: int,
+        language_code: str | None,
+        change: Callable[[SubscriberRow], None],
+        now: datetime,
+        session: Session,
+    ) -> Subscriber:
+        """The same on a synchronous session (``quiet_writes``: in a worker thread)."""
+        row = repo.find_sync(session, chat_id, for_update=True)
+        if row is None:
+            row = self._add(session, chat_id, language_code, now)
+        change(row)
+        row.updated_at = now
+        session.flush()
+        return _snapshot(row)
+
+    def _add(
+        self,
+        session: AsyncSession | Session,
+        chat_id: int,
+        language_code: str | None,
+        now: datetime,
+    ) -> SubscriberRow:
+        return repo.add(
+            session,
+            chat_id,
+            language=language_from_code(language_code),
+            timezone=self._schedule.timezone,
+            now=now,
+        )
 
 
 def _quiet_hours(quiet: tuple[str, str]) -> tuple[str, str]:

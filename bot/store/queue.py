@@ -4,18 +4,24 @@ The per-delivery ledger writes (claim, finish, force) are synchronous: the dispa
 in one worker-thread hop on the sync engine, three times cheaper than an async round trip.
 
 Claims are compare-and-set UPDATEs (``... WHERE state = 'pending'``): exactly one worker wins
-on SQLite (writes serialize) and on PostgreSQL (the row lock re-checks the WHERE clause).
+on SQLite (writes serialize) and on PostgreSQL (the row lock re-checks the WHERE clause). On
+PostgreSQL the broadcaster's batches are first picked with ``FOR UPDATE SKIP LOCKED`` (a row
+another transaction holds is skipped, never waited for) and claimed by one ``UPDATE ... FROM
+unnest(...) RETURNING``, which names exactly the rows won.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import cast
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
+    DateTime,
+    String,
     Table,
     Update,
     and_,
@@ -27,6 +33,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,9 +56,28 @@ async def take_lock(session: AsyncSession, name: str, now: datetime) -> None:
     await session.execute(stmt)
 
 
+# PostgreSQL: how long a ledger lock (``telegram-pace``, ``x-budget``) is waited for before the
+# write gives up (tried again, then "database busy"), and how long its holder may sit idle
+# inside the transaction before the server ends its session (a frozen worker, a host gone
+# without closing its connection: the lock comes free). A killed process's connection closes,
+# and the server releases its locks at once.
+LOCK_WAIT_MS = 5_000
+LOCK_HOLD_IDLE_MS = 10_000
+
+
 def take_lock_sync(session: Session, name: str, now: datetime) -> None:
-    """:func:`take_lock` for the ledger's synchronous writes."""
+    """:func:`take_lock` for the ledger's synchronous writes (short transactions, one thread
+    hop each). On PostgreSQL the wait for the lock and the holder's idle time are bounded."""
     dialect = session.get_bind().dialect.name
+    if dialect != "sqlite":
+        session.execute(
+            select(
+                func.set_config("lock_timeout", str(LOCK_WAIT_MS), True),
+                func.set_config(
+                    "idle_in_transaction_session_timeout", str(LOCK_HOLD_IDLE_MS), True
+                ),
+            )
+        )
     insert = sqlite_insert if dialect == "sqlite" else pg_insert
     stmt = insert(Setting).values(key=f"lock:{name}", value="", updated_at=now)
     session.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"updated_at": now}))
@@ -304,10 +330,15 @@ def claimable(
     now: datetime,
     horizon: Horizon | None = None,
 ) -> bool:
-    """Whether :func:`claim` could take the delivery now (no other worker has it)."""
+    """Whether :func:`claim` could take the delivery now (no other worker has it). On
+    PostgreSQL the row is locked until the transaction ends; a row another transaction holds
+    counts as taken (``SKIP LOCKED``: never waited for)."""
     pending, expired = _due(now, horizon)
     cond = expired if delivery.state == "sending" else pending
-    return session.scalar(select(Delivery.id).where(Delivery.id == delivery.id, cond)) is not None
+    stmt = select(Delivery.id).where(Delivery.id == delivery.id, cond)
+    if session.get_bind().dialect.name != "sqlite":
+        stmt = stmt.with_for_update(skip_locked=True)
+    return session.scalar(stmt) is not None
 
 
 def finish_delivery(session: Session, /, delivery_id: int, now: datetime, **values: object) -> None:
@@ -406,15 +437,36 @@ _ROW_COLUMNS = (
 def due_private(
     session: Session, /, now: datetime, limit: int, horizon: Horizon | None = None
 ) -> list[LedgerRow]:
-    """Due pending deliveries to private chats, oldest first (the broadcaster's next batch)."""
-    pending, _ = _due(now, horizon)
-    rows = session.execute(
+    """Due pending deliveries to private chats, oldest first (the broadcaster's next batch).
+    On PostgreSQL they are locked until the transaction ends (``FOR UPDATE SKIP LOCKED``):
+    rows another transaction holds are skipped, so a slow writer never stalls a claimer."""
+    if session.get_bind().dialect.name == "sqlite":
+        pending, _ = _due(now, horizon)
+        stmt = (
+            select(*_ROW_COLUMNS)
+            .where(pending, _private_chat())
+            .order_by(Delivery.due_at, Delivery.id)  # the (state, due_at) index ends in the id
+            .limit(limit)
+        )
+        return [LedgerRow(*row) for row in session.execute(stmt)]
+    # PostgreSQL: one range of the (state, due_at) index at a time, in its order (ties in the
+    # order rows were written), so a batch reads its own rows and not the whole broadcast
+    # (with the OR of the horizon and the id as a tie-break, every batch sorted all of them)
+    rows = _locked_private(session, Delivery.due_at <= now, limit)
+    if horizon is not None and len(rows) < limit:
+        rows += _locked_private(session, Delivery.due_at > horizon.wait, limit - len(rows))
+    return rows
+
+
+def _locked_private(session: Session, due: ColumnElement[bool], limit: int) -> list[LedgerRow]:
+    stmt = (
         select(*_ROW_COLUMNS)
-        .where(pending, _private_chat())
-        .order_by(Delivery.due_at, Delivery.id)
+        .where(Delivery.state == "pending", due, _private_chat())
+        .order_by(Delivery.due_at)
         .limit(limit)
+        .with_for_update(skip_locked=True)
     )
-    return [LedgerRow(*row) for row in rows]
+    return [LedgerRow(*row) for row in session.execute(stmt)]
 
 
 async def soonest_group_wait(session: AsyncSession, now: datetime) -> datetime | None:
@@ -471,10 +523,15 @@ def claim_slots(
     now: datetime,
     horizon: Horizon | None = None,
 ) -> list[tuple[LedgerRow, datetime]]:
-    """Compare-and-set claims of many deliveries in one statement each state (executemany):
-    each is stamped with its slot (``sent_at``) and leased from it. Returns those won."""
+    """Compare-and-set claims of many deliveries: each is stamped with its slot (``sent_at``)
+    and leased from it. Returns those won. SQLite: one executemany per state (the claimer
+    holds the write lock from its first statement, so every row it read as claimable is won).
+    PostgreSQL: one ``UPDATE ... FROM unnest(ids, states, slots, leases) RETURNING``: the
+    rows it returns are the ones won (a row another writer changed in between is never sent)."""
     if not claims:
         return []
+    if session.get_bind().dialect.name != "sqlite":
+        return _claim_slots_returning(session, claims, lease_seconds, now, horizon)
     pending, expired = _due(now, horizon)
     lease = timedelta(seconds=lease_seconds)
     for state, cond in (("pending", pending), ("sending", expired)):
@@ -498,25 +555,58 @@ def claim_slots(
             )
         )
         session.execute(stmt, params)
-    if session.get_bind().dialect.name == "sqlite":
-        # the claimer holds the write lock from its first statement (the pace lock): the rows
-        # it read as claimable are still so, and every update above won
-        return list(claims)
-    # which claims won: the rows now carry our slot and lease (checked, not assumed, so that a
-    # row another writer changed in between is never sent)
-    wanted = {row.id: at for row, at in claims}
-    won: set[int] = set()
-    ids = sorted(wanted)
-    for start in range(0, len(ids), 500):
-        rows = session.execute(
-            select(Delivery.id, Delivery.sent_at, Delivery.lease_until).where(
-                Delivery.id.in_(ids[start : start + 500]), Delivery.state == "sending"
-            )
+    return list(claims)
+
+
+def _claim_slots_returning(
+    session: Session,
+    claims: Sequence[tuple[LedgerRow, datetime]],
+    lease_seconds: float,
+    now: datetime,
+    horizon: Horizon | None,
+) -> list[tuple[LedgerRow, datetime]]:
+    # the claims travel as four arrays (one cached statement whatever the batch size: a VALUES
+    # list of hundreds of rows costs more to compile than to run)
+    pending, expired = _due(now, horizon)
+    lease = timedelta(seconds=lease_seconds)
+
+    def naive(moment: datetime) -> datetime:
+        return moment.astimezone(UTC).replace(tzinfo=None)
+
+    wanted = (
+        func.unnest(
+            bindparam("c_ids", type_=ARRAY(BigInteger)),
+            bindparam("c_states", type_=ARRAY(String)),
+            bindparam("c_ats", type_=ARRAY(DateTime())),
+            bindparam("c_leases", type_=ARRAY(DateTime())),
         )
-        for delivery_id, sent_at, lease_until in rows:
-            at = wanted[delivery_id]
-            if sent_at == at and lease_until == at + lease:
-                won.add(delivery_id)
+        .table_valued("c_id", "c_state", "c_at", "c_lease")
+        .render_derived(name="claims")
+    )
+    stmt = (
+        update(_TABLE)
+        .where(
+            _TABLE.c.id == wanted.c.c_id,
+            _TABLE.c.state == wanted.c.c_state,
+            or_(pending, expired),
+        )
+        .values(
+            state="sending",
+            attempts=_TABLE.c.attempts + 1,
+            lease_until=wanted.c.c_lease,
+            sent_at=wanted.c.c_at,
+            cost_usd=0.0,
+            updated_at=now,
+        )
+        .returning(_TABLE.c.id)
+    )
+    params = {
+        "c_ids": [row.id for row, _ in claims],
+        "c_states": [row.state for row, _ in claims],
+        "c_ats": [naive(at) for _, at in claims],
+        "c_leases": [naive(at + lease) for _, at in claims],
+    }
+    won = set(session.scalars(stmt, params))
     return [(row, at) for row, at in claims if row.id in won]
 
 
@@ -697,6 +787,18 @@ async def x_usage(
     before ``until``."""
     row = (await session.execute(_x_usage_stmt(day_start, month_start, until))).one()
     return int(row[0]), float(row[1] or 0.0)
+
+
+def reservation_sync(
+    session: Session, /, delivery_id: int
+) -> tuple[datetime | None, float | None]:
+    """A claimed X delivery's reservation: (its stamp, its cost)."""
+    row = session.execute(
+        select(Delivery.sent_at, Delivery.cost_usd).where(
+            Delivery.id == delivery_id, Delivery.state == "sending"
+        )
+    ).first()
+    return (None, None) if row is None else (row[0], row[1])
 
 
 def x_usage_sync(

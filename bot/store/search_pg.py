@@ -1,169 +1,132 @@
-"""How PostgreSQL searches the archive, ranked like SQLite (migration 0009 makes the tables).
+"""How PostgreSQL searches the archive, ranked exactly like SQLite (index: ``search_pg_index``).
 
-``items_short_pg`` holds, per item, a ``tsvector`` of the SAME tokens as SQLite's word index
+``items_short_pg`` holds, per item, the SAME tokens as SQLite's word index
 (``short_index_text`` then ``search_rank.tokens``: CJK runs as unigrams then bigrams, other
-words whole, lower case, accents and ``_`` folded), written here as a tsvector literal with
-positions and column weights (headline A, title B, summary C, link D), so no PostgreSQL text
-search configuration or parser is involved; a GIN index serves it. Ranking is ``ts_rank_cd``
-with weights in SQLite's bm25 proportions (4 : 3 : 1 : 0.5), ties newest first, over every
-match (or the newest ``WORD_CANDIDATES``). ``body``
-(the four columns joined) has a ``pg_trgm`` GIN index for in-word substrings (gan in BigGAN),
-used, as on SQLite, only to top up when the words find fewer items than asked for.
-``items_short_pg_words`` is the vocabulary (``COLLATE "C"``, so ranges are byte order) from
-which the other words of a query word's stem are read (``bot.domain.search.stem_forms``).
+words whole, lower case, accents and ``_`` folded) twice: as a ``tsvector`` literal with
+positions and column weights (headline A, title B, summary C, link D; no PostgreSQL text search
+configuration or parser is involved), whose GIN index finds the matches, and per column as
+``search_rank.ItemText`` joins them (" t1  t2 "), from which a phrase's frequency is counted
+(``replace``) the way ``search_rank.Phrase.freq`` counts it, plus the item's length in tokens.
 
-The tables' names start with ``items_short_`` so the schema check leaves them out
-(``bot.store.fts``); their rows go with their items (``ON DELETE CASCADE``).
+Ranking is SQLite's bm25 (FTS5's formula, k1 1.2, b 0.75, column weights 4 : 3 : 1 : 0.5),
+computed from the same statistics: ``items_short_pg_stats`` (items and tokens: FTS5's row count
+and average length), ``items_short_pg_terms`` (every word with its item count: the idf; also
+the vocabulary from which a query word's other stem forms are read) and
+``items_short_pg_impacts`` (the impact lists of ``bot.store.search_rank``: per word found in
+``LISTED`` items or more, its best ``LIST_LENGTH`` items by saturation at a reference length,
+``floor`` bounding the rest). Ties: newest first.
+
+* Few matches (at most ``EXACT_MAX``, or a year filter): every match is scored in one
+  statement.
+* Common words: the lists are read best first, four times deeper each round, in one statement
+  with the scoring of the items met (a round that meets many first prunes them by what the
+  lists know of them), and reading stops when no unread item can beat the k-th best (Fagin's
+  threshold algorithm, with ``search_rank``'s bound). A query whose items need not hold every
+  phrase (stem forms, any word of several) first scores the items of its rare phrases and,
+  when few, those holding all the others (then an unread item lacks one of them). When the
+  lists cannot decide (they end above their floor), every match is scored.
+* The idf of a phrase is FTS5's (its items counted) where the order depends on it and the
+  count is cheap (few items; a prefix of two or three words: their counts less their
+  overlaps); else SQLite's list-path estimate (a prefix's words summed, a CJK phrase's rarest
+  pair).
+* A phrase counts where it occurs, except, when any word may match, in a row where the AND
+  around it fails (FTS5 clears those phrases).
+
+``body`` (the four columns joined) has a ``pg_trgm`` GIN index for in-word substrings (gan in
+BigGAN), used, as on SQLite, only to top up when the words find fewer items than asked for.
+A statement trigger takes removed items out of the statistics (their rows go with their items,
+``ON DELETE CASCADE``). The tables' names start with ``items_short_`` so the schema check
+leaves them out (``bot.store.fts``).
 """
 
 from __future__ import annotations
 
+import heapq
 import re
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import combinations
 from typing import Any
 
-from sqlalchemy import Connection, text
-from sqlalchemy.orm import Session
+from sqlalchemy import text
 
 from bot.domain.model import SearchFilters
-from bot.domain.search import FtsQuery, cjk_tokens, short_index_text, stem_forms
-from bot.store.search_rank import tokens
+from bot.domain.search import FtsQuery, cjk_tokens, stem_forms
+from bot.store.search_pg_index import (
+    DOCS,
+    IMPACTS,
+    STATS,
+    TERMS,
+    TOKEN_COLUMNS,
+    Conn,
+    count_sql,
+    document,
+    index_items,
+    quote,
+    rebuild,
+    weighted_freq,
+)
+from bot.store.search_rank import (
+    CHEAP,
+    K1,
+    MAX_EXPANSIONS,
+    WEIGHTS,
+    B,
+    Phrase,
+    idf,
+    query_phrases,
+    saturation,
+    tokens,
+)
 
-DOCS = "items_short_pg"
-WORDS = "items_short_pg_words"
-WEIGHT_LETTERS = ("A", "B", "C", "D")  # headline, title, summary, link
-RANK_WEIGHTS = "{0.125, 0.25, 0.75, 1.0}"  # {D, C, B, A}: SQLite's 0.5, 1, 3, 4 over 4
-# divide by the item's number of distinct words: longer items rank lower, as bm25's length
-# normalisation does (of 0, 1, 2, 3, 8, 16, 17, 18, the closest to SQLite's order on the
-# test archive: tests/integration/test_search_parity.py)
-NORMALIZATION = 8
-MAX_POSITION = 16383  # PostgreSQL's largest tsvector position
-MAX_LEXEME_BYTES = 2046
+__all__ = ["document", "index_items", "ranked_ids", "rebuild", "stem_vocabulary", "ts_query"]
+
 RANK_CANDIDATES = 500  # the trigram top-up ranks the newest 500 substring matches
-# None: the words rank every match (like SQLite). A number ranks only the newest that many:
-# ts_rank_cd reads each match's whole tsvector, so ranking every match of a word found in a
-# third of 100,000 items takes 0.1-0.6 s; 1,000 cut the p95 by about half to two thirds but
-# the best hit then agreed with SQLite's far less often (benchmarks/bench_search_pg.py)
-WORD_CANDIDATES: int | None = None
 VOCABULARY_SCAN = 2000
-BATCH = 500
+EXACT_MAX = 250  # at most this many (estimated) matches: all are scored in one statement
+RARE = 200  # a stem form or alternative in at most this many items: all are scored first
+CONJUNCTION_MAX = 500  # items holding every other phrase, scored first when no more than this
+OVERLAP_MAX = 5000  # a prefix's words counted exactly when no two hold more items in common
+PRUNE_FROM = 100  # more items met in a round: their list values prune them before scoring
+FIRST_DEPTH = 32  # list rows read per word in the first round; x4 each further round
 # a query segment that is a CJK run (the ranges of bot.domain.search, whose segments these are)
 CJK_RUN = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+")
 
-Row = tuple[int, str | None, str | None, str | None, str | None]  # id, headline, title, ...
 
-MIGRATION_UP = (
-    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
-    f"""CREATE TABLE {DOCS} (
-        item_id INTEGER PRIMARY KEY REFERENCES items(id) ON DELETE CASCADE,
-        doc TSVECTOR NOT NULL,
-        body TEXT NOT NULL
-    )""",
-    f'CREATE TABLE {WORDS} (term TEXT COLLATE "C" PRIMARY KEY)',
-)
-INDEXES = (  # (name, statement): made by ``rebuild``, which the migration runs
-    (f"{DOCS}_doc", f"CREATE INDEX {DOCS}_doc ON {DOCS} USING GIN (doc)"),
-    (f"{DOCS}_body", f"CREATE INDEX {DOCS}_body ON {DOCS} USING GIN (body gin_trgm_ops)"),
-)
-MIGRATION_DOWN = (f"DROP TABLE IF EXISTS {WORDS}", f"DROP TABLE IF EXISTS {DOCS}")
-
-
-# ------------------------------------------------------------------ documents (pure)
-def _quote(lexeme: str) -> str:
-    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
-
-
-def field_tokens(*fields: str | None) -> list[list[str]]:
-    """Per column, the word index's tokens (what SQLite's items_short holds)."""
-    return [
-        [t for t in tokens(short_index_text(f)) if len(t.encode()) <= MAX_LEXEME_BYTES]
-        for f in fields
-    ]
-
-
-def document(headline: str | None, title: str | None, summary: str | None, url: str | None) -> str:
-    """The tsvector literal of one item: every token at its position with its column's
-    weight (positions run on across the columns, one apart, so no phrase spans two)."""
-    return _document(field_tokens(headline, title, summary, url))
-
-
-def _document(columns: list[list[str]]) -> str:
-    places: dict[str, list[str]] = {}
-    position = 0
-    for letter, column in zip(WEIGHT_LETTERS, columns, strict=True):
-        for token in column:
-            position = min(position + 1, MAX_POSITION)
-            places.setdefault(token, []).append(f"{position}{letter}")
-        position = min(position + 1, MAX_POSITION)
-    return " ".join(f"{_quote(t)}:{','.join(p)}" for t, p in places.items())
-
-
-def body(*fields: str | None) -> str:
-    return "\n".join(f for f in fields if f)
-
-
-# ------------------------------------------------------------------ index maintenance
-def index_items(conn: Connection | Session, rows: Sequence[Row]) -> None:
-    """Index these (new) items and add their words to the vocabulary: one statement per
-    batch of rows and one for their words (arrays, unnested by the server)."""
-    for start in range(0, len(rows), BATCH):
-        part = rows[start : start + BATCH]
-        columns = [field_tokens(*r[1:]) for r in part]
-        conn.execute(
-            text(
-                f"INSERT INTO {DOCS}(item_id, doc, body) SELECT * FROM unnest("
-                "CAST(:ids AS integer[]), CAST(:docs AS tsvector[]), CAST(:bodies AS text[]))"
-            ),
-            {
-                "ids": [r[0] for r in part],
-                "docs": [_document(c) for c in columns],
-                "bodies": [body(*r[1:]) for r in part],
-            },
-        )
-        words = sorted({t for c in columns for column in c for t in column})
-        if words:
-            conn.execute(
-                text(
-                    f"INSERT INTO {WORDS}(term) SELECT unnest(CAST(:terms AS text[])) "
-                    "ON CONFLICT DO NOTHING"
-                ),
-                {"terms": words},
-            )
-
-
-def rebuild(conn: Connection | Session) -> None:
-    """Index every item again (migration 0009, ``digestbot db copy``): the GIN indexes are
-    dropped and built again after the rows are in (a bulk build is several times faster
-    than row by row), all in the caller's transaction."""
-    for name, _ in INDEXES:
-        conn.execute(text(f"DROP INDEX IF EXISTS {name}"))
-    conn.execute(text(f"DELETE FROM {DOCS}"))
-    conn.execute(text(f"DELETE FROM {WORDS}"))
-    rows = conn.execute(text("SELECT id, headline, title, summary, url FROM items ORDER BY id"))
-    index_items(conn, [(int(r[0]), r[1], r[2], r[3], r[4]) for r in rows])
-    conn.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
-    for _, create in INDEXES:
-        conn.execute(text(create))
-
-
-# ------------------------------------------------------------------ queries
-def stem_vocabulary(conn: Connection | Session, query: FtsQuery) -> dict[str, tuple[str, ...]]:
+# ------------------------------------------------------------------ match expressions
+def stem_vocabulary(conn: Conn, query: FtsQuery) -> dict[str, tuple[str, ...]]:
     """query word -> the index's other words of its stem, read from the vocabulary's
-    ranges (an index range scan each)."""
-    found: dict[str, tuple[str, ...]] = {}
-    sql = text(f"SELECT term FROM {WORDS} WHERE term >= :low AND term < :high LIMIT :n")
-    for word in query.stems:
-        vocabulary: list[str] = []
-        for low, high in word.ranges:
-            params = {"low": low, "high": high, "n": VOCABULARY_SCAN}
-            vocabulary += [str(r[0]) for r in conn.execute(sql, params)]
-        if forms := stem_forms(word, vocabulary):
-            found[word.word] = forms
-    return found
+    ranges (an index range scan each, all in one statement)."""
+    ranges = [(n, low, high) for n, word in enumerate(query.stems) for low, high in word.ranges]
+    if not ranges:
+        return {}
+    found = conn.execute(
+        text(
+            "SELECT r.n, t.term FROM unnest(CAST(:ns AS integer[]), CAST(:lows AS text[]), "
+            "CAST(:highs AS text[])) r(n, low, high) CROSS JOIN LATERAL (SELECT term FROM "
+            f'{TERMS} x WHERE x.term >= r.low COLLATE "C" AND x.term < r.high COLLATE "C" '
+            "ORDER BY x.term LIMIT :scan) t"
+        ),
+        {
+            "ns": [n for n, _, _ in ranges],
+            "lows": [low for _, low, _ in ranges],
+            "highs": [high for _, _, high in ranges],
+            "scan": VOCABULARY_SCAN,
+        },
+    )
+    vocabulary: dict[int, list[str]] = {}
+    for n, term in found:
+        vocabulary.setdefault(int(n), []).append(str(term))
+    forms: dict[str, tuple[str, ...]] = {}
+    for n, word in enumerate(query.stems):
+        if found_forms := stem_forms(word, vocabulary.get(n, [])):
+            forms[word.word] = found_forms
+    return forms
 
 
-def _phrase(parts: list[str], *, prefix_last: bool) -> str:
-    quoted = [_quote(p) for p in parts]
+def _phrase(parts: Sequence[str], *, prefix_last: bool) -> str:
+    quoted = [quote(p) for p in parts]
     if prefix_last:
         quoted[-1] += ":*"
     return quoted[0] if len(quoted) == 1 else "(" + " <-> ".join(quoted) + ")"
@@ -176,7 +139,7 @@ def _segment(segment: str, forms: Sequence[str]) -> str | None:
     parts = tokens(segment)
     if not parts:
         return None
-    alternatives = [_phrase(parts, prefix_last=True), *(_quote(f) for f in forms)]
+    alternatives = [_phrase(parts, prefix_last=True), *(quote(f) for f in forms)]
     return alternatives[0] if len(alternatives) == 1 else "(" + " | ".join(alternatives) + ")"
 
 
@@ -196,7 +159,597 @@ def ts_query(
     return (" | " if any_term else " & ").join(clauses)
 
 
-def _filters(filters: SearchFilters) -> tuple[str, dict[str, Any]]:
+# ------------------------------------------------------------------ bm25 in SQL
+Groups = list[list[list[int]]]  # clauses of segments of alternative phrases (their numbers)
+
+
+def _score_sql(n_phrases: int, groups: Groups | None = None) -> tuple[str, str]:
+    """(lateral subquery of the phrase frequencies, score expression): FTS5's bm25 with the
+    same floating point steps as ``search_rank`` (idf * (f * (k1 + 1)) / (f + k1 * (1 - b + b *
+    |D| / avgdl)), summed over the phrases in order). With ``groups`` (any word may match): a
+    phrase counts only where its whole clause matches, as FTS5 clears the phrases of an AND
+    that fails in a row."""
+    columns = [f"d.{col}" for col in TOKEN_COLUMNS]
+    lateral = ""
+    if n_phrases > 1:  # each column decompressed once (not once per phrase): a plain copy
+        copies = ", ".join(f"{col} || '' AS c{n}" for n, col in enumerate(columns))
+        lateral = f"CROSS JOIN LATERAL (SELECT {copies} OFFSET 0) t "
+        columns = [f"t.c{n}" for n in range(len(columns))]
+    freqs = []
+    for n in range(n_phrases):
+        counts = [
+            f"CAST(:w{c} AS float8) * ((octet_length({col}) - "
+            f"octet_length(replace({col}, :p{n}, ''))) / octet_length(:p{n}))"
+            for c, col in enumerate(columns)
+        ]
+        freqs.append("(" + " + ".join(counts) + f") AS f{n}")
+    lateral += f"CROSS JOIN LATERAL (SELECT {', '.join(freqs)} OFFSET 0) f"
+    norm = "(CAST(:k1 AS float8) * ((CAST(1.0 AS float8) - CAST(:b AS float8)) + "
+    norm += "((CAST(:b AS float8) * d.length) / CAST(:avgdl AS float8))))"
+    terms = [
+        f"CAST(:idf{n} AS float8) * ((f.f{n} * CAST(:k1p AS float8)) / (f.f{n} + {norm}))"
+        for n in range(n_phrases)
+    ]
+    for clause in groups or []:
+        if len(clause) < 2:
+            continue  # one segment: its phrases count where they occur
+        matched = " AND ".join(
+            "(" + " OR ".join(f"f.f{n} > 0" for n in segment) + ")" for segment in clause
+        )
+        for segment in clause:
+            for n in segment:
+                terms[n] = f"(CASE WHEN {matched} THEN {terms[n]} ELSE 0 END)"
+    return lateral, "(" + " + ".join(terms) + ")" if terms else "0"
+
+
+@dataclass(slots=True)
+class _Query:
+    """One ranking: the match, the phrases with their idf, the statistics, the filters."""
+
+    match: str
+    phrases: list[Phrase]
+    weights: list[float]
+    avgdl: float
+    filters: SearchFilters
+    clauses: Groups  # the phrases' numbers: clauses of segments of alternatives
+    any_term: bool
+    year_ids: tuple[int, int] | None = None
+
+    def missable(self) -> list[int]:
+        """The phrases (numbers) a matching item may lack: the alternatives of a segment,
+        and with any word of several, every phrase."""
+        if self.any_term and len(self.clauses) > 1:
+            return [n for clause in self.clauses for seg in clause for n in seg]
+        return [n for clause in self.clauses for seg in clause if len(seg) > 1 for n in seg]
+
+    def matched(self) -> str:
+        """The query's own test from the phrase frequencies (``f``): what ``doc @@ q`` says
+        without reading the (large) tsvector."""
+        clauses = [
+            " AND ".join("(" + " OR ".join(f"f.f{n} > 0" for n in seg) + ")" for seg in clause)
+            for clause in self.clauses
+        ]
+        return "(" + (" OR " if self.any_term else " AND ").join(f"({c})" for c in clauses) + ")"
+
+    def params(self) -> dict[str, Any]:
+        found: dict[str, Any] = {"q": self.match, "k1": K1, "b": B, "k1p": K1 + 1.0}
+        found["avgdl"] = self.avgdl
+        found |= {f"w{c}": w for c, w in enumerate(WEIGHTS)}
+        found |= {f"p{n}": p.pattern() for n, p in enumerate(self.phrases)}
+        found |= {f"idf{n}": w for n, w in enumerate(self.weights)}
+        if self.filters.section:
+            found["section"] = self.filters.section
+        if self.year_ids is not None:
+            found["low"], found["high"] = self.year_ids
+        return found
+
+    def where(self) -> tuple[str, str]:
+        joins, where = "", ""
+        if self.filters.section or self.filters.picks_only:
+            joins = " JOIN items i ON i.id = d.item_id"
+            where += " AND i.section = :section" if self.filters.section else ""
+            where += " AND i.pick" if self.filters.picks_only else ""
+        if self.year_ids is not None:
+            where += " AND d.item_id BETWEEN :low AND :high"
+        return joins, where
+
+    def top(self, conn: Conn, limit: int, ids: Sequence[int] | None = None) -> list[Any]:
+        """(score, item id) of the best ``limit`` matches (of ``ids`` only, when given)."""
+        if ids is None:
+            sql, params = self.top_sql(limit, None)
+        else:
+            sql, params = self.top_sql(limit, "SELECT unnest(CAST(:ids AS integer[]))")
+            params["ids"] = list(ids)
+        return list(conn.execute(text(sql), params).all())
+
+    def top_sql(self, limit: int, candidates: str | None) -> tuple[str, dict[str, Any]]:
+        """The statement of ``top``: over every match, or over the item ids ``candidates``
+        (a subquery) that match."""
+        groups = self.clauses if self.any_term else None
+        lateral, score = _score_sql(len(self.phrases), groups)
+        joins, where = self.where()
+        params = self.params() | {"limit": limit}
+        if candidates is None:
+            where = f"d.doc @@ CAST(:q AS tsquery){where}"
+        else:
+            where = f"d.item_id IN ({candidates}) AND {self.matched()}{where}"
+        sql = (
+            f"SELECT {score} AS score, d.item_id FROM {DOCS} d{joins} {lateral} "
+            f"WHERE {where} ORDER BY score DESC, d.item_id DESC LIMIT :limit"
+        )
+        return sql, params
+
+
+# ------------------------------------------------------------------ ranking
+Known = tuple[int, float | None, float]  # a word's items, list floor (None: no list), ref length
+
+
+@dataclass(slots=True)
+class _Source:
+    """Items holding one word, best first: its impact list, or all items of a rare word."""
+
+    term: str
+    docs: int
+    bound: float  # saturation no unread item of this source exceeds
+    listed: bool
+    floor: float = 0.0
+    stretch: float = 1.0  # K at the list's reference length is at most this times K at avgdl
+    read: int = 0
+    done: bool = False
+    rows: list[tuple[float, int]] = field(default_factory=list)  # rare: (saturation, id)
+
+
+def ranked_ids(
+    conn: Conn,
+    query: FtsQuery,
+    forms: dict[str, tuple[str, ...]],
+    filters: SearchFilters,
+    limit: int,
+    any_term: bool,
+) -> list[int]:
+    """The ``limit`` best item ids by bm25 over the whole archive (ties newest first), topped
+    up with substring matches of the terms of 3+ characters."""
+    ranked: list[int] = []
+    match = ts_query(query, forms, any_term=any_term)
+    if match is not None:
+        ranked = _bm25_ids(conn, query, forms, match, filters, limit, any_term)
+    long = [e for e in query.edges if len(e) >= 3]
+    if len(ranked) >= limit or not long or (not any_term and len(long) < len(query.edges)):
+        return ranked
+    return ranked + _substring_ids(conn, long, filters, limit, any_term, set(ranked))
+
+
+def _bm25_ids(
+    conn: Conn,
+    query: FtsQuery,
+    forms: dict[str, tuple[str, ...]],
+    match: str,
+    filters: SearchFilters,
+    limit: int,
+    any_term: bool,
+) -> list[int]:
+    clauses = [tuple(seg for seg in c if seg) for c in query_phrases(query, forms)]
+    clauses = [c for c in clauses if c]
+    phrases = [p for c in clauses for s in c for p in s]
+    prefixes = sorted({p.tokens[-1] for p in phrases if p.prefix})
+    rows, avgdl, known, expansions = _lookup(conn, {t for p in phrases for t in p.tokens}, prefixes)
+    docs = {p: _phrase_docs(p, known, expansions) for p in phrases}
+    per_clause = [min(sum(docs[p] for p in seg) for seg in clause) for clause in clauses]
+    estimate = sum(per_clause) if any_term else min(per_clause, default=0)
+    several = len(set(phrases)) > 1
+    weights = [
+        idf(rows, _exact_docs(conn, p, docs[p], expansions.get(p.tokens[-1]), several))
+        if p.prefix
+        else idf(rows, _exact_docs(conn, p, docs[p], None, several))
+        for p in phrases
+    ]
+    numbers = iter(range(len(phrases)))
+    groups = [[[next(numbers) for _ in seg] for seg in clause] for clause in clauses]
+    ranking = _Query(match, phrases, weights, avgdl, filters, groups, any_term)
+    if filters.year is not None:
+        ranking.year_ids = _year_ids(conn, filters.year)
+        if ranking.year_ids is None:
+            return []
+    elif estimate > EXACT_MAX and all(e is not None for e in expansions.values()):
+        found = _threshold(conn, ranking, known, expansions, docs, limit)
+        if found is not None:
+            return found
+    return [int(r[1]) for r in ranking.top(conn, limit)]
+
+
+def _lookup(
+    conn: Conn, terms: set[str], prefixes: list[str]
+) -> tuple[int, float, dict[str, Known], dict[str, list[tuple[str, Known]] | None]]:
+    """In one statement: the statistics (items, average length), the words' item counts and
+    lists, and per prefix the index words that start with it (None: too many to bound one by
+    one)."""
+    sql = (
+        f"SELECT -1, NULL, CAST(rows AS bigint), CAST(NULL AS float8), CAST(tokens AS float8) "
+        f"FROM {STATS} WHERE id = 1 UNION ALL "
+        f"SELECT 0, term, docs, floor, ref_length FROM {TERMS} "
+        "WHERE term = ANY(CAST(:terms AS text[])) UNION ALL "
+        "SELECT p.n, t.term, t.docs, t.floor, t.ref_length FROM unnest("
+        "CAST(:lows AS text[]), CAST(:highs AS text[])) WITH ORDINALITY p(low, high, n) "
+        f"CROSS JOIN LATERAL (SELECT term, docs, floor, ref_length FROM {TERMS} x "
+        'WHERE x.term >= p.low COLLATE "C" AND x.term < p.high COLLATE "C" '
+        "ORDER BY x.term LIMIT :n) t"
+    )
+    highs = [p[:-1] + chr(ord(p[-1]) + 1) for p in prefixes]
+    found = conn.execute(
+        text(sql),
+        {"terms": sorted(terms), "lows": prefixes, "highs": highs, "n": MAX_EXPANSIONS + 1},
+    )
+    rows, total = 0, 0.0
+    known: dict[str, Known] = {}
+    words: dict[int, list[tuple[str, Known]]] = {n: [] for n in range(1, len(prefixes) + 1)}
+    for kind, term, docs, floor, ref in found:
+        if kind == -1:
+            rows, total = int(docs), float(ref)
+        elif kind == 0:
+            known[str(term)] = (int(docs), floor, float(ref))
+        else:
+            words[int(kind)].append((str(term), (int(docs), floor, float(ref))))
+    expansions: dict[str, list[tuple[str, Known]] | None] = {
+        prefix: None if len(words[n]) > MAX_EXPANSIONS else sorted(words[n])
+        for n, prefix in enumerate(prefixes, start=1)
+    }
+    return rows, (total / rows if rows else 1.0), known, expansions
+
+
+def _phrase_docs(
+    phrase: Phrase, known: dict[str, Known], expansions: dict[str, list[tuple[str, Known]] | None]
+) -> int:
+    """Items with the phrase, or SQLite's list-path estimate of it: its rarest token's, a
+    prefix's words summed (a prefix of too many words: the archive's rows, an upper bound)."""
+    exact = phrase.tokens[:-1] if phrase.prefix else phrase.tokens
+    counts = [known.get(t, (0, None, 1.0))[0] for t in exact]
+    if phrase.prefix:
+        words = expansions.get(phrase.tokens[-1])
+        counts.append(2**31 if words is None else sum(k[0] for _, k in words))
+    return min(counts)
+
+
+def _exact_docs(
+    conn: Conn,
+    phrase: Phrase,
+    estimate: int,
+    words: list[tuple[str, Known]] | None,
+    several: bool,
+) -> int:
+    """The items holding the phrase, as FTS5 counts them for its idf: the word's own count
+    when the phrase is one word; else counted when that is cheap (few items; a prefix of two
+    or three words whose overlaps are small: their counts less their overlaps); else the
+    estimate, as SQLite's lists take it. A query of one phrase needs none: its idf scales
+    every score alike."""
+    if not several or (len(phrase.tokens) == 1 and not phrase.prefix):
+        return estimate
+    if len(phrase.tokens) == 1 and words is not None and len(words) <= 1:
+        return estimate  # a prefix of one index word (or none): that word's count
+    if estimate <= CHEAP:
+        sql = f"SELECT count(*) FROM {DOCS} d WHERE d.doc @@ CAST(:q AS tsquery)"
+        found = conn.execute(text(sql), {"q": _phrase(phrase.tokens, prefix_last=phrase.prefix)})
+        return int(found.scalar_one())
+    if len(phrase.tokens) > 1 or words is None or not 2 <= len(words) <= 3:
+        return estimate
+    if any(min(a[1][0], b[1][0]) > OVERLAP_MAX for a, b in combinations(words, 2)):
+        return estimate
+    groups = [g for size in range(2, len(words) + 1) for g in combinations(words, size)]
+    counts = ", ".join(
+        f"(SELECT count(*) FROM {DOCS} WHERE doc @@ CAST(:g{n} AS tsquery))"
+        for n in range(len(groups))
+    )
+    params = {f"g{n}": " & ".join(quote(w) for w, _ in g) for n, g in enumerate(groups)}
+    overlaps = conn.execute(text(f"SELECT {counts}"), params).one()
+    union = sum(k[0] for _, k in words)  # inclusion-exclusion
+    for group, count in zip(groups, overlaps, strict=True):
+        union += int(count) if len(group) % 2 else -int(count)
+    return union
+
+
+def _year_ids(conn: Conn, year: int) -> tuple[int, int] | None:
+    low, high = conn.execute(
+        text(
+            "SELECT min(i.id), max(i.id) FROM items i JOIN issues s ON s.id = i.issue_id "
+            "WHERE s.year = :y"
+        ),
+        {"y": year},
+    ).one()
+    return None if low is None else (int(low), int(high))
+
+
+def _threshold(
+    conn: Conn,
+    ranking: _Query,
+    known: dict[str, Known],
+    expansions: dict[str, list[tuple[str, Known]] | None],
+    docs: dict[Phrase, int],
+    limit: int,
+) -> list[int] | None:
+    """Fagin's threshold algorithm over the impact lists (and the few items of rare words):
+    read every source to a depth, score the items met exactly, stop once the k-th best is at
+    least what an unread item could reach; else read four times deeper. None: the lists
+    cannot decide (they end above their floor, or rare words hold too many items).
+
+    A query whose items need not hold every phrase (a word's stem forms, any word of several)
+    first scores every item of its rare phrases, then, when they are few, every item holding
+    all the other phrases: an item not met yet then lacks one of those, which bounds it far
+    below the sum of every phrase's bound (the threshold algorithm's weak spot)."""
+    phrases = ranking.phrases
+    sources: dict[str, _Source] = {}
+    by_phrase: list[list[_Source]] = []
+    for phrase in phrases:
+        exact = phrase.tokens[:-1] if phrase.prefix else phrase.tokens
+        if exact:
+            rarest = min(exact, key=lambda t: known.get(t, (0, None, 1.0))[0])
+            chosen = [(rarest, known.get(rarest, (0, None, 1.0)))]
+        else:
+            chosen = expansions[phrase.tokens[-1]] or []
+        mine: list[_Source] = []
+        for term, (count, floor, ref) in chosen:
+            if count == 0:
+                continue
+            if term not in sources:
+                stretch = max(1.0, ranking.avgdl / ref)
+                listed = floor is not None
+                sources[term] = _Source(term, count, K1 + 1.0, listed, floor or 0.0, stretch)
+            mine.append(sources[term])
+        by_phrase.append(mine)
+    best: list[tuple[float, int]] = []  # min-heap of the k best (score, id)
+    seen: set[int] = set()
+
+    def score(ids: Sequence[int]) -> None:
+        for found, item_id in ranking.top(conn, limit, sorted(ids)) if ids else []:
+            entry = (float(found), int(item_id))
+            if len(best) < limit:
+                heapq.heappush(best, entry)
+            elif entry > best[0]:
+                heapq.heapreplace(best, entry)
+
+    settled: set[Phrase] = set()  # every item holding one of these is scored
+    missing: list[Phrase] = []  # an item not met yet lacks one of these
+    missable = [phrases[n] for n in ranking.missable()]
+    if missable:
+        rare = list(dict.fromkeys(p for p in missable if docs[p] <= RARE))
+        if rare:
+            ids = _ids(conn, " | ".join(_phrase(p.tokens, prefix_last=p.prefix) for p in rare))
+            score(ids)
+            seen.update(ids)
+            settled.update(rare)
+        rest = list(dict.fromkeys(p for p in phrases if p not in settled))
+        if any(p in missable for p in rest):
+            conj = " & ".join(_phrase(p.tokens, prefix_last=p.prefix) for p in rest)
+            ids, scored = _conjunction(conn, ranking, conj, seen, limit)
+            if len(ids) <= CONJUNCTION_MAX:
+                for found, item_id in scored:
+                    entry = (float(found), int(item_id))
+                    if len(best) < limit:
+                        heapq.heappush(best, entry)
+                    elif entry > best[0]:
+                        heapq.heapreplace(best, entry)
+                seen.update(ids)
+                missing = [p for p in rest if p in missable]
+    active = {
+        id(s) for p, mine in zip(phrases, by_phrase, strict=True) if p not in settled for s in mine
+    }
+    for source in sources.values():
+        if id(source) not in active:
+            source.done, source.bound = True, 0.0
+    rare_sources = [s for s in sources.values() if not s.listed and not s.done]
+    if sum(s.docs for s in rare_sources) > CHEAP:
+        return None
+    for source in rare_sources:
+        source.rows = _rare_rows(conn, source.term, ranking.avgdl)
+    depth = FIRST_DEPTH
+    while True:
+        active_lists = sum(1 for s in sources.values() if s.listed and not s.done)
+        if len(best) < limit or active_lists * (depth - depth // 4) <= PRUNE_FROM:
+            met, scored = _read(conn, list(sources.values()), depth, (ranking, seen, limit))
+            for found, item_id in scored:  # read and scored in one statement
+                entry = (float(found), int(item_id))
+                if len(best) < limit:
+                    heapq.heappush(best, entry)
+                elif entry > best[0]:
+                    heapq.heapreplace(best, entry)
+            seen |= met
+            fresh: set[int] = set()
+        else:
+            met, _ = _read(conn, list(sources.values()), depth)
+            fresh = met - seen
+            seen |= fresh
+        if len(best) >= limit and len(fresh) > PRUNE_FROM:  # those that can beat the k-th
+            values = _values(conn, list(sources.values()), fresh)
+            fresh = {
+                i
+                for i in fresh
+                if sum(
+                    weight * _bound(mine, values.get(i, {}))
+                    for phrase, weight, mine in zip(
+                        phrases, ranking.weights, by_phrase, strict=True
+                    )
+                    if phrase not in settled
+                )
+                >= best[0][0]
+            }
+        score(list(fresh))
+        bounds: dict[Phrase, float] = {}
+        for phrase, weight, mine in zip(phrases, ranking.weights, by_phrase, strict=True):
+            if phrase not in settled:
+                bounds[phrase] = bounds.get(phrase, 0.0) + weight * _bound(mine)
+        ceiling = sum(bounds.values()) - min((bounds[p] for p in missing), default=0.0)
+        if len(best) >= limit and best[0][0] >= ceiling:
+            break
+        if all(s.done for s in sources.values()):
+            if ceiling > 0.0 and len(best) >= limit:
+                return None  # a list ended above its floor: every match is scored
+            if any(s.listed and s.floor > 0.0 for s in sources.values()):
+                return None  # fewer than asked for met, but unlisted items remain
+            break
+        depth *= 4
+    return [i for _, i in sorted(best, key=lambda e: (-e[0], -e[1]))]
+
+
+def _conjunction(
+    conn: Conn, ranking: _Query, conj: str, seen: set[int], limit: int
+) -> tuple[list[int], list[Any]]:
+    """In one statement: the items holding every phrase of ``conj`` (at most
+    CONJUNCTION_MAX + 1) and, when they are no more than CONJUNCTION_MAX, the k best of those
+    not ``seen``, scored."""
+    fresh = (
+        "SELECT item_id FROM conj WHERE (SELECT count(*) FROM conj) <= :most "
+        "EXCEPT SELECT unnest(CAST(:seen AS integer[]))"
+    )
+    top, params = ranking.top_sql(limit, fresh)
+    sql = (
+        f"WITH conj AS MATERIALIZED (SELECT item_id FROM {DOCS} "
+        "WHERE doc @@ CAST(:conj AS tsquery) LIMIT :most + 1) "
+        "SELECT 0, CAST(NULL AS float8), item_id FROM conj UNION ALL "
+        f"SELECT 1, score, item_id FROM ({top}) s"
+    )
+    params |= {"conj": conj, "most": CONJUNCTION_MAX, "seen": sorted(seen)}
+    rows = conn.execute(text(sql), params).all()
+    return [int(r[2]) for r in rows if r[0] == 0], [(r[1], r[2]) for r in rows if r[0] == 1]
+
+
+def _ids(conn: Conn, match: str, cap: int | None = None) -> list[int]:
+    """The items a tsquery matches (at most ``cap``), unranked."""
+    sql = f"SELECT item_id FROM {DOCS} WHERE doc @@ CAST(:q AS tsquery)"
+    if cap is not None:
+        sql += f" LIMIT {int(cap)}"
+    return [int(r[0]) for r in conn.execute(text(sql), {"q": match})]
+
+
+def _rare_rows(conn: Conn, term: str, avgdl: float) -> list[tuple[float, int]]:
+    """Every item of a word without a list, with its saturation, best first."""
+    found = conn.execute(
+        text(
+            f"SELECT d.item_id, d.length, {count_sql('p')} FROM {DOCS} d "
+            "WHERE d.doc @@ CAST(:q AS tsquery)"
+        ),
+        {"p": Phrase((term,), False).pattern(), "q": quote(term)},
+    )
+    rows = [(saturation(weighted_freq(counts), int(n), avgdl), int(i)) for i, n, *counts in found]
+    return sorted(rows, reverse=True)
+
+
+def _read(
+    conn: Conn,
+    sources: list[_Source],
+    depth: int,
+    scoring: tuple[_Query, set[int], int] | None = None,
+) -> tuple[set[int], list[Any]]:
+    """The items of every source down to ``depth`` (one statement for all the lists); lowers
+    each source's bound to what it has not shown yet. With ``scoring`` (the ranking, the items
+    seen before, k): the same statement also scores the new items and returns their k best
+    (score, id)."""
+    found: set[int] = set()
+    extra: list[int] = []
+    for source in sources:
+        if source.listed or source.done:
+            continue
+        extra += [i for _, i in source.rows[source.read : depth]]
+        source.read = depth
+        if depth >= len(source.rows):
+            source.done, source.bound = True, 0.0
+        else:
+            source.bound = source.rows[depth][0]
+    found.update(extra)
+    listed = [s for s in sources if s.listed and not s.done]
+    skip = listed[0].read if listed else 0  # every list still read is read to the same depth
+    lists = (
+        "SELECT w.term, l.impact, l.item_id FROM unnest(CAST(:terms AS text[])) w(term) "
+        f"CROSS JOIN LATERAL (SELECT impact, item_id FROM {IMPACTS} x "
+        "WHERE x.term = w.term ORDER BY impact DESC, item_id DESC OFFSET :skip LIMIT :n) l"
+    )
+    params: dict[str, Any] = {"terms": [s.term for s in listed], "skip": skip, "n": depth - skip}
+    sql = lists
+    if scoring is not None:
+        ranking, seen, limit = scoring
+        fresh = (
+            "SELECT item_id FROM lists UNION SELECT unnest(CAST(:extra AS integer[])) "
+            "EXCEPT SELECT unnest(CAST(:seen AS integer[]))"
+        )
+        top, more = ranking.top_sql(limit, fresh)
+        params |= more | {"extra": extra, "seen": sorted(seen)}
+        sql = (
+            f"WITH lists AS MATERIALIZED ({lists}) "
+            "SELECT 0, term, impact, item_id FROM lists UNION ALL "
+            f"SELECT 1, NULL, score, item_id FROM ({top}) s"
+        )
+    elif not listed:
+        return found, []
+    rows = conn.execute(text(sql), params).all()
+    scored = [(r[2], r[3]) for r in rows if r[0] == 1] if scoring is not None else []
+    read = [r[1:] for r in rows if r[0] == 0] if scoring is not None else rows
+    last: dict[str, float] = {}
+    count: Counter[str] = Counter()
+    for term, impact, item_id in read:
+        found.add(int(item_id))
+        last[str(term)] = float(impact)
+        count[str(term)] += 1
+    for source in listed:
+        if source.read + count[source.term] < depth:
+            source.done, source.bound = True, source.floor
+        else:
+            source.bound = last[source.term]
+        source.read = depth
+    return found, scored
+
+
+def _values(conn: Conn, sources: list[_Source], ids: set[int]) -> dict[int, dict[str, float]]:
+    """Per item, what each source knows of it: its impact where a list holds it, else the
+    list's floor; a rare word's saturation, else 0."""
+    found: dict[int, dict[str, float]] = {}
+    listed = [s for s in sources if s.listed]
+    for source in sources:
+        if not source.listed:
+            saturations = {i: v for v, i in source.rows}
+            for item_id in ids:
+                found.setdefault(item_id, {})[source.term] = saturations.get(item_id, 0.0)
+        else:
+            for item_id in ids:
+                found.setdefault(item_id, {})[source.term] = source.floor
+    if listed:
+        stored = conn.execute(
+            text(
+                f"SELECT item_id, term, impact FROM {IMPACTS} "
+                "WHERE item_id = ANY(CAST(:ids AS integer[])) AND term = ANY(CAST(:t AS text[]))"
+            ),
+            {"ids": sorted(ids), "t": [s.term for s in listed]},
+        )
+        for item_id, term, impact in stored:
+            found[int(item_id)][str(term)] = float(impact)
+    return found
+
+
+def _bound(sources: list[_Source], values: dict[str, float] | None = None) -> float:
+    """The highest saturation (at the table's average length) a phrase can reach in an item
+    none of ``sources`` has shown yet (``search_rank``'s bound: a bound b on a token's
+    saturation caps its frequency at b * K(|D|) / (k1 + 1 - b); summed over the tokens that
+    gives F <= K(|D|) * phi, so the phrase's saturation stays below (k1 + 1) * phi / (phi + 1);
+    list impacts are taken at the list's reference length: ``stretch`` covers the change)."""
+    top = K1 + 1.0
+    phi = 0.0
+    for source in sources:
+        known = source.bound if values is None else values.get(source.term, source.bound)
+        bound = min(known, top * (1.0 - 1e-9))
+        phi += bound / (top - bound) * source.stretch
+    return top * phi / (phi + 1.0)
+
+
+def _like(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _substring_ids(
+    conn: Conn,
+    long: list[str],
+    filters: SearchFilters,
+    limit: int,
+    any_term: bool,
+    seen: set[int],
+) -> list[int]:
+    """In-word substring matches (pg_trgm) of the newest RANK_CANDIDATES, by column weight."""
     where: list[str] = []
     params: dict[str, Any] = {}
     if filters.section:
@@ -207,42 +760,7 @@ def _filters(filters: SearchFilters) -> tuple[str, dict[str, Any]]:
     if filters.year is not None:
         where.append("s.year = :year")
         params["year"] = filters.year
-    return "".join(f" AND {w}" for w in where), params
-
-
-def _like(value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def ranked_ids(
-    conn: Connection | Session,
-    query: FtsQuery,
-    forms: dict[str, tuple[str, ...]],
-    filters: SearchFilters,
-    limit: int,
-    any_term: bool,
-) -> list[int]:
-    """The ``limit`` best item ids: ts_rank_cd over every word match (ties newest first),
-    topped up with substring matches of the terms of 3+ characters."""
-    where, params = _filters(filters)
     joins = " JOIN items i ON i.id = d.item_id JOIN issues s ON s.id = i.issue_id"
-    ranked: list[int] = []
-    match = ts_query(query, forms, any_term=any_term)
-    if match is not None:
-        cap = "" if WORD_CANDIDATES is None else " ORDER BY d.item_id DESC LIMIT :cap"
-        sql = (
-            f"SELECT item_id FROM (SELECT d.item_id, d.doc FROM {DOCS} d{joins} "
-            f"WHERE d.doc @@ CAST(:q AS tsquery){where}{cap}) c "
-            f"ORDER BY ts_rank_cd('{RANK_WEIGHTS}', c.doc, CAST(:q AS tsquery), {NORMALIZATION}) "
-            "DESC, c.item_id DESC LIMIT :limit"
-        )
-        bound = {**params, "q": match, "cap": WORD_CANDIDATES, "limit": limit}
-        rows = conn.execute(text(sql), bound)
-        ranked = [int(r[0]) for r in rows]
-    long = [e for e in query.edges if len(e) >= 3]
-    if len(ranked) >= limit or not long or (not any_term and len(long) < len(query.edges)):
-        return ranked
     likes = {f"t{n}": _like(e) for n, e in enumerate(long)}
     found = (" OR " if any_term else " AND ").join(f"d.body ILIKE :{k}" for k in likes)
     score = " + ".join(
@@ -252,10 +770,9 @@ def ranked_ids(
     )
     sql = (
         f"SELECT item_id FROM (SELECT d.item_id, {score} AS score FROM {DOCS} d{joins} "
-        f"WHERE ({found}){where} ORDER BY d.item_id DESC LIMIT :cap) c "
-        "ORDER BY score DESC, item_id DESC LIMIT :limit"
+        f"WHERE ({found}){''.join(f' AND {w}' for w in where)} "
+        "ORDER BY d.item_id DESC LIMIT :cap) c ORDER BY score DESC, item_id DESC LIMIT :limit"
     )
     rows = conn.execute(text(sql), {**params, **likes, "cap": RANK_CANDIDATES, "limit": limit})
-    seen = set(ranked)
     more = [int(r[0]) for r in rows if int(r[0]) not in seen]
-    return ranked + more[: limit - len(ranked)]
+    return more[: limit - len(seen)]

@@ -23,6 +23,15 @@ one whose words without a list are many, one with a year filter (FTS5 then reads
 id range only), and one whose lists run out or cost more than FTS5 would (deep pages,
 selective filters, several forms of one word all common): slower, never wrong.
 
+A query whose items need not hold every phrase (a word and its stem forms, several words
+with ``any_term``) tries the conjunction first (``_conjunction_first``): when each of the
+phrases is common (transformer: "transformer"* OR "transform", 8,690 and 3,031 items of
+100,000), the best items hold them all (a few hundred items), FTS5 ranks just those, and a
+bound proves that no item lacking one can reach them; a rare form's few items are scored
+one by one. The impact lists cannot decide these: impacts of common words sit close together
+(most items name them in the headline and the title), so an item in no list may still hold
+both forms near the floor of each, and the lists would be read to their ends for nothing.
+
 Known approximations (both only weigh one phrase against another in multi-word queries): the
 idf of a prefix with several index words uses the sum of their item counts, and the idf of a
 CJK phrase the count of its rarest bigram (FTS5 counts the items with the phrase itself).
@@ -53,6 +62,8 @@ CHUNK = 48  # list rows read at a time
 MAX_EXPANSIONS = 64  # index words of one prefix; more: FTS5 ranks (a one-letter word)
 SEEN_SHARE = 20  # lists give up (FTS5 ranks) after meeting matches/SEEN_SHARE items: ...
 MIN_SEEN = 100  # ... at least this many (an item met costs about what FTS5 pays for 20)
+RARE = 100  # a phrase in at most this many items: its items are scored one by one ...
+RARE_ITEMS = 200  # ... if all the rare phrases' items that match are no more than this
 
 TERMS = "items_short_terms"
 IMPACTS = "items_short_impacts"
@@ -348,6 +359,10 @@ class Phrase:
     def pattern(self) -> str:
         return " " + "  ".join(self.tokens) + ("" if self.prefix else " ")
 
+    def fts(self) -> str:
+        """The phrase in FTS5's query syntax."""
+        return _quote(" ".join(self.tokens)) + ("*" if self.prefix else "")
+
     def freq(self, text: ItemText) -> float:
         pattern = self.pattern()
         return sum(w * t.count(pattern) for w, t in zip(WEIGHTS, text.joined, strict=True) if t)
@@ -433,6 +448,11 @@ def top_ids(
         estimate = sum(per_clause) if any_term else min(per_clause)
         if estimate <= CHEAP:
             return None
+        if _disjunctive(clauses, any_term):
+            wanted = (clauses, filters, limit, any_term)
+            decided = _conjunction_first(cur, wanted, known, expansions, rows, avgdl)
+            if decided is not None:
+                return decided
         plan = _plan(cur, phrases, docs, known, expansions, rows, avgdl)
         if plan is None:
             return None
@@ -440,6 +460,169 @@ def top_ids(
         return _threshold(cur, plan, clauses, filters, limit, any_term, avgdl, budget)
     finally:
         cur.close()
+
+
+def _disjunctive(clauses: list[Clause], any_term: bool) -> bool:
+    """True when an item may match the query without holding every phrase of it (a word's
+    stem forms, or any word of several): the conjunction of all phrases is then a subset."""
+    return any(len(seg) > 1 for clause in clauses for seg in clause) or (
+        any_term and len(clauses) > 1
+    )
+
+
+def _conjunction_first(
+    cur: Cursor,
+    query: tuple[list[Clause], SearchFilters, int, bool],  # clauses, filters, limit, any_term
+    known: dict[str, Known],
+    expansions: dict[str, list[tuple[str, Known]]],
+    rows: int,
+    avgdl: float,
+) -> list[int] | None:
+    """The exact top ``limit`` when the items holding every common phrase, and those holding
+    a rare one, decide it (None: they cannot prove it; nothing is read from the lists).
+
+    * Rare phrases (at most RARE items each, RARE_ITEMS in all): their items, found by FTS5
+      without ranking, are scored exactly from their text, with FTS5's idfs (the item
+      count of a phrase with several index words, a prefix's, is counted first).
+    * The items holding EVERY other phrase are ranked by FTS5 itself, with the conjunction
+      of those phrases in the query's order: bm25 sums over the expression's phrases whatever
+      the operators, so an item without a rare phrase scores exactly as under the query.
+    * Any other item lacks some common phrase q and every rare one, so it scores at most the
+      sum over the other common phrases of idf * (k1 + 1): when the k-th best found beats the
+      largest such sum, nothing else can reach it.
+
+    This decides words whose stem forms are all common (transformer: "transformer"* OR
+    "transform") and words with a rare form ("learn" besides "learning"*): their best items
+    hold several forms, a few hundred items where bm25 over every match ranks thousands."""
+    clauses, filters, limit, any_term = query
+    phrases = [p for c in clauses for s in c for p in s]  # in order, repeats included
+    hits = {p: _fewest_hits(p, known, expansions) for p in phrases}
+    most = {p: _phrase_docs(p, known, expansions) for p in phrases}
+    rare = [p for p in dict.fromkeys(phrases) if most[p] <= RARE]
+    common = [p for p in phrases if p not in rare]
+    exact: dict[int, float] = {}
+    if rare:  # their items (the query's own test is the scorer's)
+        ids = [
+            int(r[0])
+            for r in _all(
+                cur,
+                "SELECT rowid FROM items_short WHERE items_short MATCH ? LIMIT ?",
+                (" OR ".join(p.fts() for p in rare), RARE_ITEMS + 1),
+            )
+        ]
+        if len(ids) > RARE_ITEMS:
+            return None
+        for phrase in {p for p in phrases if hits[p] != most[p]}:  # FTS5's idf: count them
+            sql = "SELECT count(*) FROM items_short WHERE items_short MATCH ?"
+            hits[phrase] = most[phrase] = int(_all(cur, sql, (phrase.fts(),))[0][0])
+        weights = {p: idf(rows, most[p]) for p in phrases}
+        scorer = _Scorer(
+            cur,
+            _Plan(phrases, weights, [], {}),
+            clauses,
+            filters,
+            len(ids) or 1,
+            any_term,
+            avgdl,
+        )
+        scorer.score(ids)
+        exact = {i: score for score, i in scorer.best}
+    found = dict(exact)
+    outside = 0.0
+    if common and _holds(clauses, set(common), any_term):
+        heads: dict[str, float] = {}
+        ceiling = [
+            idf(rows, hits[p]) * _most(cur, p, known, expansions, avgdl, heads) for p in common
+        ]
+        outside = sum(ceiling) - min(ceiling)
+        wanted = limit + len(exact)
+        ranked = _ranked(cur, " AND ".join(p.fts() for p in common), filters, wanted)
+        # at least ``limit`` of these hold no rare phrase (scored exactly): any item of the
+        # conjunction not shown scores no more than they do
+        for item_id, score in ranked:
+            found.setdefault(item_id, score)
+    best = sorted(found.items(), key=lambda e: (-e[1], -e[0]))[:limit]
+    if len(best) < limit and outside > 0.0:
+        return None
+    if best and len(best) == limit and best[-1][1] <= outside:
+        return None
+    return [item_id for item_id, _ in best]
+
+
+def _holds(clauses: list[Clause], present: set[Phrase], any_term: bool) -> bool:
+    """True when an item holding just the ``present`` phrases matches the query."""
+    met = [all(any(p in present for p in seg) for seg in clause) for clause in clauses]
+    return any(met) if any_term else all(met)
+
+
+def _most(
+    cur: Cursor,
+    phrase: Phrase,
+    known: dict[str, Known],
+    expansions: dict[str, list[tuple[str, Known]]],
+    avgdl: float,
+    heads: dict[str, float],
+) -> float:
+    """The highest saturation the phrase reaches in any item (k1 + 1 unless lists tell
+    better): a token's, from its list's best impact (or its floor) at the list's reference
+    length; a phrase of several tokens is no more frequent than any of them; a prefix sums
+    its words (``_bound``)."""
+    top = K1 + 1.0
+
+    def source(term: str, entry: Known) -> _Source | None:
+        count, floor, ref = entry
+        if floor is None:
+            return None if count else _Source(term, 0.0, True)
+        if term not in heads:
+            first = _all(
+                cur,
+                f"SELECT impact FROM {IMPACTS} WHERE term = ? ORDER BY impact DESC LIMIT 1",
+                (term,),
+            )
+            heads[term] = float(first[0][0]) if first else 0.0
+        return _Source(term, max(heads[term], floor), True, floor, max(1.0, avgdl / ref))
+
+    found = top
+    exact = phrase.tokens[:-1] if phrase.prefix else phrase.tokens
+    for term in exact:
+        one = source(term, known.get(term, _UNKNOWN))
+        if one is not None:
+            found = min(found, _bound([one]))
+    if phrase.prefix:
+        words = [source(t, k) for t, k in expansions[phrase.tokens[-1]]]
+        if all(w is not None for w in words):
+            found = min(found, _bound([w for w in words if w is not None]))
+    return found
+
+
+def _fewest_hits(
+    phrase: Phrase, known: dict[str, Known], expansions: dict[str, list[tuple[str, Known]]]
+) -> int:
+    """At most the number of items with the phrase (so that its idf is at least FTS5's): a
+    one-token phrase's count, a prefix's most common word's, 0 for several tokens."""
+    if len(phrase.tokens) > 1:
+        return 0
+    if phrase.prefix:
+        return max((k[0] for _, k in expansions[phrase.tokens[-1]]), default=0)
+    return known.get(phrase.tokens[0], _UNKNOWN)[0]
+
+
+def _ranked(cur: Cursor, match: str, filters: SearchFilters, limit: int) -> list[tuple[int, float]]:
+    """FTS5's best ``limit`` (item id, bm25 score, higher is better) for ``match``, ties newest
+    first, within the section and picks filters (a year filter never comes here)."""
+    sql = "SELECT f.rowid, -bm25(items_short, 4.0, 3.0, 1.0, 0.5) FROM items_short f"
+    params: list[object] = [match]
+    where = ""
+    if filters.section or filters.picks_only:
+        sql += " JOIN items i ON i.id = f.rowid"
+        if filters.section:
+            where += " AND i.section = ?"
+            params.append(filters.section)
+        if filters.picks_only:
+            where += " AND i.pick = 1"
+    sql += f" WHERE items_short MATCH ?{where} ORDER BY 2 DESC, f.rowid DESC LIMIT ?"
+    params.append(limit)
+    return [(int(i), float(score)) for i, score in _all(cur, sql, params)]
 
 
 def _known(cur: Cursor, terms: set[str]) -> dict[str, Known]:
@@ -622,7 +805,11 @@ class _Scorer:
         values are all known."""
         fresh = [(i, v) for i, v in found if i not in self.seen]
         self.seen.update(i for i, _ in fresh)
-        if fresh and len(self.best) >= self.limit:
+        while fresh and len(self.best) < self.limit:  # fill the k best with the first ones,
+            need = self.limit - len(self.best)  # then weigh the rest against them
+            self.score([i for i, _ in fresh[:need]])
+            fresh = fresh[need:]
+        if fresh:
             plan, kth = self.plan, self.best[0][0]
             known = self._listed_values([i for i, _ in fresh])
             kept = []

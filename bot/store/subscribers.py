@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.store.models import SUBSCRIBER_STATES, Subscriber
 
@@ -38,18 +39,26 @@ async def audience(session: AsyncSession, kind: AudienceKind) -> list[Recipient]
     return [Recipient(*row) for row in rows]
 
 
+def _find(chat_id: int, for_update: bool) -> Select[Subscriber]:
+    stmt = select(Subscriber).where(Subscriber.chat_id == chat_id)
+    return stmt.with_for_update() if for_update else stmt
+
+
 async def find(
     session: AsyncSession, chat_id: int, *, for_update: bool = False
 ) -> Subscriber | None:
-    stmt = select(Subscriber).where(Subscriber.chat_id == chat_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    found: Subscriber | None = await session.scalar(stmt)
+    found: Subscriber | None = await session.scalar(_find(chat_id, for_update))
+    return found
+
+
+def find_sync(session: Session, chat_id: int, *, for_update: bool = False) -> Subscriber | None:
+    """``find`` on a synchronous session (writes run in a worker thread)."""
+    found: Subscriber | None = session.scalar(_find(chat_id, for_update))
     return found
 
 
 def add(
-    session: AsyncSession, chat_id: int, *, language: str, timezone: str, now: datetime
+    session: AsyncSession | Session, chat_id: int, *, language: str, timezone: str, now: datetime
 ) -> Subscriber:
     """A new, inactive subscriber with default settings (flushed with the session)."""
     row = Subscriber(

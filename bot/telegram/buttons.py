@@ -18,6 +18,7 @@ from bot.telegram.keyboards import (
     ZoneMenu,
 )
 from bot.telegram.replies import edit
+from bot.telegram.subscriber import search_html, week_reply
 from bot.telegram.texts import Texts, texts
 
 
@@ -43,7 +44,7 @@ async def on_button(update: Update, context: Context) -> None:
 
 async def _week(query: CallbackQuery, context: Context, t: Texts, action: WeekNav) -> None:
     view = await context.bot_data.browse.week(action.key, language=t.lang)
-    await edit(query, render.week(view, t), keyboards.week_keyboard(view.prev_key, view.next_key))
+    await edit(query, *week_reply(context, view, t))
     await query.answer()
 
 
@@ -55,7 +56,7 @@ async def _search(query: CallbackQuery, context: Context, t: Texts, action: Sear
         return
     page = await context.bot_data.browse.search_page(text, action.page)
     markup = keyboards.search_keyboard(text, page.page, page.has_prev, page.has_next, t, store)
-    await edit(query, render.search(page, t), markup)
+    await edit(query, search_html(context, page, t), markup)
     await query.answer()
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from telegram import Update
@@ -13,6 +13,7 @@ from bot.config import Settings
 from bot.services.archive import ArchiveService
 from bot.services.browse import BrowseService
 from bot.services.subscribers import SubscriberService, language_from_code
+from bot.telegram.memo import ReplyMemo
 from bot.telegram.texts import Lang, Texts, texts
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ class Services:
     settings: Settings
     clock: Clock
     maintainer: MaintainerServices | None = None  # the maintainer commands' use cases
+    replies: ReplyMemo = field(default_factory=ReplyMemo)  # HTML of kept answers
 
 
 Context: TypeAlias = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], Services]

@@ -6,9 +6,10 @@ import html
 import re
 from typing import Final
 
-from telegram import ChatMember, Update
+from telegram import ChatMember, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
 
+from bot.services.browse import SearchPage, WeekView
 from bot.telegram import keyboards, render
 from bot.telegram.context import Context, remember_language, user_texts
 from bot.telegram.replies import reply
@@ -31,16 +32,32 @@ def _argument_text(update: Update) -> str:
     return " ".join(parts[1].split()) if len(parts) > 1 else ""
 
 
+def week_reply(
+    context: Context, view: WeekView, t: Texts
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The HTML and keyboard of a week (kept beside the service's kept view)."""
+
+    def make() -> tuple[str, InlineKeyboardMarkup | None]:
+        return render.week(view, t), keyboards.week_keyboard(view.prev_key, view.next_key)
+
+    return context.bot_data.replies.get(view, t.lang, "week", make)
+
+
+def search_html(context: Context, page: SearchPage, t: Texts) -> str:
+    """The HTML of a search page (its keyboard may keep the query in the chat: not kept)."""
+    return context.bot_data.replies.get(page, t.lang, "search", lambda: render.search(page, t))
+
+
 async def send_week(update: Update, context: Context, t: Texts, key: str | None) -> None:
     view = await context.bot_data.browse.week(key, language=t.lang)
-    await reply(update, render.week(view, t), keyboards.week_keyboard(view.prev_key, view.next_key))
+    await reply(update, *week_reply(context, view, t))
 
 
 async def send_search(update: Update, context: Context, t: Texts, query: str) -> None:
     page = await context.bot_data.browse.search_page(query, 1)
     store = context.chat_data if context.chat_data is not None else {}
     markup = keyboards.search_keyboard(query, 1, page.has_prev, page.has_next, t, store)
-    await reply(update, render.search(page, t), markup)
+    await reply(update, search_html(context, page, t), markup)
 
 
 async def start(update: Update, context: Context) -> None:
@@ -55,13 +72,20 @@ async def start(update: Update, context: Context) -> None:
     elif paper := _PAPER_LINK.fullmatch(payload):
         await send_search(update, context, t, f"{paper[1]}.{paper[2]}")
     elif payload == "help":
-        await reply(update, render.help_text(t))
+        await reply(update, _help(context, t))
     else:
-        await reply(update, html.escape(t.welcome) + "\n\n" + render.help_text(t))
+        welcome = context.bot_data.replies.get(
+            t, t.lang, "welcome", lambda: html.escape(t.welcome) + "\n\n" + render.help_text(t)
+        )
+        await reply(update, welcome)
+
+
+def _help(context: Context, t: Texts) -> str:
+    return context.bot_data.replies.get(t, t.lang, "help", lambda: render.help_text(t))
 
 
 async def help_command(update: Update, context: Context) -> None:
-    await reply(update, render.help_text(await user_texts(update, context)))
+    await reply(update, _help(context, await user_texts(update, context)))
 
 
 async def week(update: Update, context: Context) -> None:
@@ -88,13 +112,19 @@ async def latest(update: Update, context: Context) -> None:
     if view is None:
         await reply(update, html.escape(t.empty_archive))
         return
-    await reply(update, render.latest(view, t), preview=True)
+    text = context.bot_data.replies.get(view, t.lang, "latest", lambda: render.latest(view, t))
+    await reply(update, text, preview=True)
 
 
 async def picks(update: Update, context: Context) -> None:
     t = await user_texts(update, context)
     found = await context.bot_data.browse.recent_picks(RECENT_PICKS, language=t.lang)
-    text = render.entries(t.recent_picks, found, t) if found else html.escape(t.no_picks)
+    if not found:
+        await reply(update, html.escape(t.no_picks))
+        return
+    text = context.bot_data.replies.get(
+        found, t.lang, "picks", lambda: render.entries(t.recent_picks, found, t)
+    )
     await reply(update, text)
 
 

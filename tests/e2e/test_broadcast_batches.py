@@ -30,7 +30,7 @@ from bot.sandbox import Fault, FaultInjector, FaultKind, ServerThread, make_tele
 from bot.sandbox.telegram_state import TelegramState
 from bot.services.broadcast import batch_size, in_flight
 from bot.store.models import Delivery, Subscriber
-from tests.builders import TELEGRAM_TOKEN, add_subscribers
+from tests.builders import SQLITE_SIDE, TELEGRAM_TOKEN, add_subscribers
 from tests.e2e.conftest import (
     CHANNEL,
     SubprocessSandbox,
@@ -328,7 +328,7 @@ def test_kill9_mid_broadcast_loses_nobody(
     assert all(r.state == "sent" for r in rows if r.destination != CHANNEL)
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("backend", [pytest.param("sqlite", marks=SQLITE_SIDE), "postgresql"])
 async def test_two_broadcasters_at_once(backend: str, request: pytest.FixtureRequest) -> None:
     """``run`` beside ``dispatch --once`` on SQLite (one writer at a time) and PostgreSQL (row
     locks), on the real clock: two dispatchers with their own engines and Telegram clients claim

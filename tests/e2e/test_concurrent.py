@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import sqlite3
 import subprocess
 from collections import Counter
 from datetime import UTC, datetime
@@ -25,7 +24,7 @@ from bot.app import build, connect_publishers
 from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.sandbox import FaultInjector, FaultKind
-from bot.store.db import sqlite_path
+from tests.builders import fetch
 from tests.e2e.conftest import (
     FINAL,
     SubprocessSandbox,
@@ -57,12 +56,9 @@ def finish(proc: subprocess.Popen[str], timeout: float = 60.0) -> dict[str, Any]
 
 
 def delivery_states(db_url: str, post: int) -> list[str]:
-    """Read the ledger with plain sqlite3 while other processes write it."""
-    path = sqlite_path(db_url)
-    assert path is not None
-    with sqlite3.connect(path, timeout=5) as conn:
-        rows = conn.execute("SELECT state FROM deliveries WHERE post_id = ?", (post,)).fetchall()
-    return [state for (state,) in rows]
+    """Read the ledger with a connection of its own while other processes write it."""
+    rows = fetch(db_url, f"SELECT state FROM deliveries WHERE post_id = {int(post)}")
+    return [str(state) for (state,) in rows]
 
 
 def assert_each_post_once(sandbox: SubprocessSandbox, posts: int) -> None:

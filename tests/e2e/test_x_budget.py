@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, insert, select
 from bot.sandbox import ServerThread, XState, make_x_app
 from bot.store.migrate import upgrade
 from bot.store.models import Delivery, Post
-from tests.builders import X_KEYS
+from tests.builders import SQLITE_SIDE, X_KEYS
 from tests.e2e.conftest import DIGESTBOT
 
 pytestmark = pytest.mark.slow
@@ -31,7 +31,7 @@ def _sync(url: str) -> str:
     return url.replace("postgresql://", "postgresql+psycopg://", 1)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=[pytest.param("sqlite", marks=SQLITE_SIDE), "postgresql"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'cap.db'}"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import pytest
 
 from bot.app import build
 from bot.config import load_settings
+from tests.builders import scalar
 from tests.feeds.conftest import week41, week45_zh
 from tests.feeds.feed_site import FeedSite
 
@@ -44,9 +44,8 @@ async def _watch(db_url: str, feed_url: str) -> None:
         await app.aclose()
 
 
-def _count(db_path: str, sql: str) -> int:
-    with sqlite3.connect(db_path) as conn:
-        return int(conn.execute(sql).fetchone()[0])
+def _count(db_url: str, sql: str) -> int:
+    return int(scalar(db_url, sql))
 
 
 def test_worker_imports_and_queues_a_new_digest_from_the_feed(
@@ -55,7 +54,6 @@ def test_worker_imports_and_queues_a_new_digest_from_the_feed(
     site.items = [week45_zh()]
     asyncio.run(_watch(db_url, f"{base_url}/feed.xml"))
     site.items = [week41(), week45_zh()]  # published while nobody looks: the worker finds it
-    db_path = db_url.removeprefix("sqlite:///")
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("DIGESTBOT_")},
         "DIGESTBOT_DATABASE_URL": db_url,
@@ -71,7 +69,7 @@ def test_worker_imports_and_queues_a_new_digest_from_the_feed(
     )
     try:
         imported = wait_for(
-            lambda: _count(db_path, "SELECT count(*) FROM posts WHERE kind = 'digest'") == 1
+            lambda: _count(db_url, "SELECT count(*) FROM posts WHERE kind = 'digest'") == 1
         )
         requests = len(site.requests)
         wait_for(lambda: len(site.requests) > requests)  # polled again: a 304, nothing new
@@ -81,10 +79,10 @@ def test_worker_imports_and_queues_a_new_digest_from_the_feed(
         if proc.poll() is None:
             proc.kill()
     assert imported, output
-    assert _count(db_path, "SELECT count(*) FROM issues WHERE key = '2020-W41'") == 1
-    assert _count(db_path, "SELECT count(*) FROM posts p JOIN issues i ON p.issue_id = i.id "
+    assert _count(db_url, "SELECT count(*) FROM issues WHERE key = '2020-W41'") == 1
+    assert _count(db_url, "SELECT count(*) FROM posts p JOIN issues i ON p.issue_id = i.id "
                   "WHERE i.key = '2020-W45'") == 0  # the backlog stays unqueued
-    assert _count(db_path, "SELECT count(*) FROM posts WHERE kind = 'paper'") >= 3
+    assert _count(db_url, "SELECT count(*) FROM posts WHERE kind = 'paper'") >= 3
     assert "maintainer alert: new digest 2020-W41 (en)" in output
     assert site.requests[-1][1] is not None  # the later polls were conditional
     assert proc.returncode == 0, output

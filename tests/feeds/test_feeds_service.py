@@ -1,4 +1,4 @@
-"""FeedService against the local feed site and a real (SQLite) database: imports, 304s, new
+"""FeedService against the local feed site and a real database (the run's store): imports, 304s, new
 and edited items, enqueueing without re-queueing posted papers, back-off and one alert."""
 
 from __future__ import annotations

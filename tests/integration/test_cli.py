@@ -40,9 +40,9 @@ def run_json(cli: object, *args: str, code: int = 0) -> dict[str, object]:
 
 
 def test_fresh_database_asks_for_upgrade(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    blank_db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("DIGESTBOT_DATABASE_URL", f"sqlite:///{tmp_path / 'new.db'}")
+    monkeypatch.setenv("DIGESTBOT_DATABASE_URL", blank_db_url)
     assert main(["issues"]) == 1
     assert "run `digestbot db upgrade`" in capsys.readouterr().err
     assert main(["db", "check"]) == 1

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from tests.builders import execute
 
 Run = Callable[..., tuple[int, str, str]]
 
@@ -35,6 +35,7 @@ def data_home() -> Path:
     return Path(os.environ["XDG_DATA_HOME"])
 
 
+@pytest.mark.sqlite_only("the default database is a SQLite file in the user's data folder")
 def test_default_database_is_in_the_user_data_folder_not_the_working_folder(
     run: Run, data_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -61,37 +62,47 @@ def test_default_database_is_in_the_user_data_folder_not_the_working_folder(
     assert json.loads(out)["database_url"] == f"sqlite:///{expected}"
 
 
+def named(db_url: str) -> str:
+    """How the messages must name the database: a SQLite file by its absolute path, a server
+    database by its URL (its password masked; these have none)."""
+    if db_url.startswith("sqlite:///"):
+        return str(Path(db_url.removeprefix("sqlite:///")).resolve())
+    assert db_url.startswith("postgresql://") and ":@" not in db_url
+    return db_url
+
+
 def test_the_no_tables_and_old_revision_messages_name_the_database(
-    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    run: Run, blank_db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = tmp_path / "empty.db"
-    sqlite3.connect(path).close()
-    monkeypatch.setenv("DIGESTBOT_DATABASE_URL", f"sqlite:///{path}")
+    name = named(blank_db_url)
+    execute(blank_db_url, "SELECT 1")  # the database exists (a SQLite file: an empty one)
+    monkeypatch.setenv("DIGESTBOT_DATABASE_URL", blank_db_url)
     code, _, err = run("search", "gan")
     assert code == 1
-    assert f"the database {path} has no tables yet" in err
+    assert f"the database {name} has no tables yet" in err
     assert "run `digestbot db upgrade`" in err
 
-    with sqlite3.connect(path) as conn:
-        conn.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)")
-        conn.execute("INSERT INTO alembic_version VALUES ('0000')")
+    execute(
+        blank_db_url,
+        "CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)",
+        "INSERT INTO alembic_version VALUES ('0000')",
+    )
     code, _, err = run("show", "2020-W39")
     assert code == 1
-    assert f"the database {path} is at revision 0000" in err
+    assert f"the database {name} is at revision 0000" in err
 
 
 def test_db_upgrade_and_check_name_the_database(
-    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    run: Run, blank_db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = tmp_path / "named.db"
-    monkeypatch.setenv("DIGESTBOT_DATABASE_URL", f"sqlite:///{path}")
+    name = named(blank_db_url)
+    monkeypatch.setenv("DIGESTBOT_DATABASE_URL", blank_db_url)
     code, out, _ = run("db", "upgrade")
-    assert code == 0 and f"database {path} upgraded to" in out
-    with sqlite3.connect(path) as conn:
-        conn.execute("CREATE TABLE stray (id INTEGER PRIMARY KEY)")
+    assert code == 0 and f"database {name} upgraded to" in out
+    execute(blank_db_url, "CREATE TABLE stray (id INTEGER PRIMARY KEY)")
     code, _, err = run("db", "check")
     assert code == 1
-    assert f"schema drift in {path} (1 difference)" in err
+    assert f"schema drift in {name} (1 difference)" in err
 
 
 @pytest.mark.parametrize(

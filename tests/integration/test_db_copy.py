@@ -159,6 +159,15 @@ def test_copy_back_to_sqlite_rebuilds_its_search(
     assert queue_list(cli, back) == queue_list(cli, installation)
 
 
+def test_an_empty_database_copies_both_ways(tmp_path: Path, pg_url: str) -> None:
+    """No items: the SQLite target's search rebuild has nothing to insert (it once ran its
+    insert without rows and failed the copy, and with it ``--dry-run`` on PostgreSQL)."""
+    upgrade(pg_url)
+    back = f"sqlite:///{tmp_path / 'empty.db'}"
+    assert dbcopy.copy_database(pg_url, back).ok
+    assert set(counts(back).values()) == {0}
+
+
 def test_refuses_a_target_at_another_revision(installation: str, pg_url: str, cli: Cli) -> None:
     upgrade(pg_url, "0008")
     code, out, err = cli("db", "copy", installation, with_password(pg_url))

@@ -356,3 +356,39 @@ async def test_catching_up_reslots_the_rest_on_the_maintainers_slots(
     waiting = [p.slot for p in (await app.queue.view()).posts if p.kind == "paper" and p.slot]
     assert len(waiting) == 3
     assert {(s.astimezone(tokyo).hour, s.astimezone(tokyo).minute) for s in waiting} == {(7, 30)}
+
+
+async def test_an_x_post_whose_worker_died_at_the_cap_is_resent_in_its_own_place(
+    app: Container, settings: Settings, clock: FrozenClock
+) -> None:
+    """Cap 1: a worker claimed today's X post (reserving it) and died. Its lease runs out; the
+    next worker re-claims it in its own reservation's place (the cap is not reached by the
+    post itself) and the resend's "duplicate" marks it sent. Nothing else may go out."""
+    from bot.publish.base import Sent
+    from bot.services.budget import XBudget
+
+    tight = tuned(settings, twitter={"daily_cap": 1})
+    rig = Rig(app, tight, clock)
+    await rig.enqueue(2)
+    clock.advance(hours=2)
+    await rig.dispatcher.release_due(clock.now)
+    budget = XBudget(tight.twitter, tight.schedule.timezone)
+    async with rig.app.sessions() as session:
+        row = (await session.scalars(select(Delivery).where(Delivery.destination == "x"))).one()
+    lease = clock.now + timedelta(seconds=120)
+    with rig.app.sync_sessions.begin() as sync:
+        assert budget.claim(sync, row, "Comment number 1.", clock.now, lease).claimed
+    clock.advance(seconds=121)
+
+    async def duplicate(destination: str, outgoing: Any) -> Sent:
+        rig.x.calls.append((destination, outgoing.post_id))
+        return Sent(None, duplicate=True)
+
+    rig.x.send = duplicate  # type: ignore[method-assign]
+    report = await rig.dispatcher.tick()
+    x_rows = [d for d in await rig.deliveries() if d.destination == "x"]
+    assert [d.state for d in x_rows] == ["sent"], report.waiting
+    assert rig.x.calls == [("x", row.post_id)]
+    clock.advance(hours=14)  # Tuesday 09:02 in Tokyo: a new day for the cap, the next slot
+    await rig.dispatcher.tick()
+    assert len(rig.x.calls) == 2

@@ -31,6 +31,8 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 DEMO = Path(__file__).resolve().parents[2] / "bot" / "demo_data"
 
 Cli = Callable[..., tuple[int, str, str]]
+#: the fast path reads SQLite files with sqlite3; a PostgreSQL database always takes the app's
+FAST_PATH = pytest.mark.sqlite_only("the SQLAlchemy-free fast path reads SQLite files only")
 
 EXTRA = weekly(
     "2021-W02",
@@ -99,6 +101,7 @@ def app_path(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], None]]:
     yield through_the_app
 
 
+@FAST_PATH
 @pytest.mark.parametrize("argv", SCENARIOS, ids=lambda argv: " ".join(argv)[:40])
 def test_the_fast_path_says_what_the_app_says(
     cli: Cli, app_path: Callable[[], None], argv: list[str]
@@ -108,6 +111,7 @@ def test_the_fast_path_says_what_the_app_says(
     assert cli(*argv) == fast
 
 
+@FAST_PATH
 def test_settings_from_a_file_and_the_environment_apply_on_the_fast_path(
     cli: Cli, app_path: Callable[[], None], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -156,6 +160,7 @@ async def pg_archive(pg_url: str) -> AsyncIterator[str]:
 
 
 @pytest.mark.postgres
+@pytest.mark.sqlite_only("compares what SQLite's fast path prints with PostgreSQL's app path")
 def test_postgresql_keeps_the_app_path_and_lists_and_shows_alike(
     cli: Cli, pg_archive: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -165,6 +170,7 @@ def test_postgresql_keeps_the_app_path_and_lists_and_shows_alike(
     assert [cli(*argv) for argv in reads] == on_sqlite
 
 
+@FAST_PATH
 async def test_sqlite_queries_answer_as_the_orm_does(app: Container, db_url: str) -> None:
     await app.archive.import_targets([str(DEMO), str(FIXTURES / "bilingual")])
     await store(app, EXTRA)
@@ -186,6 +192,7 @@ async def test_sqlite_queries_answer_as_the_orm_does(app: Container, db_url: str
         conn.close()
 
 
+@pytest.mark.sqlite_only("SQLite file locking (an exclusive rollback-journal writer)")
 def test_a_database_locked_during_the_read_is_the_apps_one_line(
     cli: Cli,
     app_path: Callable[[], None],
@@ -282,6 +289,7 @@ def _modules_after(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[str
 
 
 @pytest.mark.slow
+@FAST_PATH
 @pytest.mark.parametrize(
     "argv",
     [["search", "sparse", "experts"], ["issues"], ["show", "2024-W12"], ["search", "x", "--json"]],

@@ -369,6 +369,7 @@ def test_the_telegram_settings_default_to_a_long_send_timeout() -> None:
 # --- database trouble on the command line ---------------------------------------------------
 
 
+@pytest.mark.sqlite_only("SQLite's file write lock and busy timeout")
 def test_a_database_locked_past_the_busy_timeout_is_one_line(
     db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

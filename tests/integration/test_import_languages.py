@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from bot.cli import main
-from bot.store.db import install_sqlite_pragmas
+from bot.store.db import install_sqlite_pragmas, sync_url
 from bot.store.migrate import check, upgrade
 from tests.conftest import FIXTURES
 
@@ -168,10 +168,10 @@ def test_enqueue_of_a_translation_imported_later_adds_no_digest(cli: Cli) -> Non
     assert code == 0 and "queued 0 paper posts and 0 digest posts" in out
 
 
-def test_upgrade_from_0001_keeps_items_and_detects_languages(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'old.db'}"
+def test_upgrade_from_0001_keeps_items_and_detects_languages(blank_db_url: str) -> None:
+    url = blank_db_url
     upgrade(url, "0001")
-    engine = create_engine(url)
+    engine = create_engine(sync_url(url))
     install_sqlite_pragmas(engine)  # foreign keys on, as the program runs
     issue = (
         "INSERT INTO issues (id, key, kind, year, week, title, url, start_date, end_date, picks,"
@@ -181,7 +181,7 @@ def test_upgrade_from_0001_keeps_items_and_detects_languages(tmp_path: Path) -> 
     )
     item = (
         "INSERT INTO items (id, issue_id, position, section, headline, summary, images, pick)"
-        " VALUES (:id, :id, 1, 'papers', :headline, :summary, '[]', 0)"
+        " VALUES (:id, :id, 1, 'papers', :headline, :summary, '[]', FALSE)"
     )
     with engine.begin() as conn:
         conn.execute(
@@ -225,7 +225,11 @@ def test_upgrade_from_0001_keeps_items_and_detects_languages(tmp_path: Path) -> 
     engine.dispose()
     upgrade(url)
     assert check(url).ok
-    engine = create_engine(url)
+    engine = create_engine(sync_url(url))
+    if url.startswith("sqlite"):
+        indexed = "SELECT count(*) FROM items_fts WHERE items_fts MATCH '专家层'"
+    else:  # PostgreSQL's search rows (bot/store/search_pg.py)
+        indexed = "SELECT count(*) FROM items_short_pg WHERE body LIKE '%专家层%'"
     with engine.connect() as conn:
         assert conn.execute(text("SELECT key, language FROM issues ORDER BY id")).all() == [
             ("2020-W50", "zh"),
@@ -233,10 +237,5 @@ def test_upgrade_from_0001_keeps_items_and_detects_languages(tmp_path: Path) -> 
         ]
         assert conn.execute(text("SELECT count(*) FROM items")).scalar() == 2
         assert conn.execute(text("SELECT issue_id FROM posts")).scalar() == 1
-        assert (
-            conn.execute(
-                text("SELECT count(*) FROM items_fts WHERE items_fts MATCH '专家层'")
-            ).scalar()
-            == 1
-        )
+        assert conn.execute(text(indexed)).scalar() == 1
     engine.dispose()

@@ -4,13 +4,13 @@ posts stay; a cancelled digest post never blocks queueing a new one."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 
 import pytest
 
 from bot.cli import main
 from bot.store.migrate import upgrade
+from tests.builders import fetch
 from tests.conftest import FIXTURES
 
 BILINGUAL = FIXTURES / "bilingual"
@@ -38,11 +38,8 @@ def cli(db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixt
 
 @pytest.fixture
 def db(db_url: str) -> Query:
-    path = db_url.removeprefix("sqlite:///")
-
     def query(sql: str) -> list[tuple[object, ...]]:
-        with sqlite3.connect(path) as conn:
-            return conn.execute(sql).fetchall()
+        return fetch(db_url, sql)
 
     return query
 
@@ -74,9 +71,16 @@ def test_rm_needs_a_language_when_there_are_several(cli: Cli) -> None:
     assert code == 1 and "it exists in en, zh" in err
 
 
-def test_rm_one_language_removes_its_items_and_search_rows(cli: Cli, db: Query) -> None:
+def test_rm_one_language_removes_its_items_and_search_rows(
+    cli: Cli, db: Query, db_url: str
+) -> None:
+    if db_url.startswith("sqlite"):  # the FTS5 tables
+        short, chinese = "items_short", "items_fts WHERE items_fts MATCH '专家层'"
+    else:  # PostgreSQL's search rows (bot/store/search_pg.py)
+        short, chinese = "items_short_pg", "items_short_pg WHERE body LIKE '%专家层%'"
     cli("import", EN, ZH)
-    before_short = int(str(db("SELECT count(*) FROM items_short")[0][0]))
+    before_short = int(str(db(f"SELECT count(*) FROM {short}")[0][0]))
+    assert db(f"SELECT count(*) FROM {chinese}")[0][0] == 1
     assert as_json(cli, "search", "专家")["results"]
     removed = as_json(cli, "issues", "rm", "2020-w50", "--lang", "zh")["removed"]
     assert removed == {
@@ -87,8 +91,8 @@ def test_rm_one_language_removes_its_items_and_search_rows(cli: Cli, db: Query) 
         "cancelled_posts": 0,
     }
     assert as_json(cli, "search", "专家")["results"] == []
-    assert db("SELECT count(*) FROM items_short")[0][0] == before_short - 4
-    assert db("SELECT count(*) FROM items_fts WHERE items_fts MATCH '专家层'")[0][0] == 0
+    assert db(f"SELECT count(*) FROM {short}")[0][0] == before_short - 4
+    assert db(f"SELECT count(*) FROM {chinese}")[0][0] == 0
     listed = rows(as_json(cli, "issues"), "issues")
     assert [(i["key"], i["language"]) for i in listed] == [("2020-W50", "en")]
     code, out, _ = cli("issues", "rm", "2020-W50")  # one language left: no --lang needed

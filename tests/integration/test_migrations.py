@@ -1,4 +1,4 @@
-"""Migrations == models, on SQLite (and PostgreSQL when the local service answers)."""
+"""Migrations == models, on the run's store (and PostgreSQL when the local service answers)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from bot.store.db import sync_url
 from bot.store.migrate import check, schema_revision, upgrade
 
 VERSIONS = Path(__file__).resolve().parents[2] / "migrations" / "versions"
@@ -15,8 +16,8 @@ VERSIONS = Path(__file__).resolve().parents[2] / "migrations" / "versions"
 LATEST = sorted(VERSIONS.glob("[0-9]*.py"))[-1].name[:4]
 
 
-def test_upgrade_head_leaves_no_autogenerate_diff(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'm.db'}"
+def test_upgrade_head_leaves_no_autogenerate_diff(blank_db_url: str) -> None:
+    url = blank_db_url
     before = check(url)
     assert not before.ok and before.current is None and before.differences
     upgrade(url)
@@ -25,6 +26,7 @@ def test_upgrade_head_leaves_no_autogenerate_diff(tmp_path: Path) -> None:
     assert after.current == after.head == LATEST
 
 
+@pytest.mark.sqlite_only("the SQLite database file's mode and its WAL journal")
 def test_database_file_is_private_and_in_wal_mode(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "private.db"
     upgrade(f"sqlite:///{path}")
@@ -35,10 +37,10 @@ def test_database_file_is_private_and_in_wal_mode(tmp_path: Path) -> None:
     engine.dispose()
 
 
-def test_drift_is_detected(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'd.db'}"
+def test_drift_is_detected(blank_db_url: str) -> None:
+    url = blank_db_url
     upgrade(url)
-    engine = create_engine(url)
+    engine = create_engine(sync_url(url))
     with engine.begin() as conn:
         conn.execute(text("ALTER TABLE papers ADD COLUMN stray INTEGER"))
     engine.dispose()

@@ -18,7 +18,7 @@ from bot.services.queue import QueueError
 from bot.services.release import ReleaseError, rehearsal_settings
 from bot.services.uploads import UploadError
 from bot.store.models import Delivery, Post
-from tests.builders import item, store, weekly
+from tests.builders import dump, execute, item, scalar, store, weekly
 from tests.conftest import FIXTURES
 from tests.fakes import ScriptedPublisher
 
@@ -129,20 +129,33 @@ async def test_retry_reschedule_and_skip_a_post_sent_in_part(
         await wired.app.queue.undo()
 
 
-def test_rehearsal_copy_leaves_the_original_alone(app: Container, db_url: str) -> None:
-    settings = app.settings
-    original = Path(db_url.removeprefix("sqlite:///"))
-    before = original.read_bytes()
+@pytest.fixture
+async def two_queued(wired: Wired) -> list[int]:
+    return await wired.enqueue(2)
+
+
+def test_rehearsal_copy_leaves_the_original_alone(
+    wired: Wired, two_queued: list[int], db_url: str
+) -> None:
+    """Both stores rehearse on a private SQLite copy: SQLite's backup of the file, a snapshot
+    copy of a PostgreSQL database."""
+    settings = wired.app.settings
+    ids = two_queued
+    queued = "SELECT count(*) FROM posts WHERE state = 'queued'"
+    original = Path(db_url.removeprefix("sqlite:///")) if db_url.startswith("sqlite") else None
+    before = original.read_bytes() if original is not None else dump(db_url)
     with rehearsal_settings(settings, True) as copy:
         assert copy.database_url != settings.database_url
+        assert copy.database_url.startswith("sqlite:///")
         path = Path(copy.database_url.removeprefix("sqlite:///"))
         assert path.exists() and path.stat().st_mode & 0o077 == 0
-    assert not path.exists() and original.read_bytes() == before
+        assert scalar(copy.database_url, queued) == scalar(db_url, queued) == len(ids) + 1
+        execute(copy.database_url, "UPDATE posts SET state = 'sent'")  # the rehearsal sends
+    assert not path.exists()
+    assert (original.read_bytes() if original is not None else dump(db_url)) == before
+    assert scalar(db_url, queued) == len(ids) + 1
     with rehearsal_settings(settings, False) as same:
         assert same is settings
-    pg = settings.model_copy(update={"database_url": "postgresql://u@127.0.0.1/x"})
-    with pytest.raises(ReleaseError, match="SQLite"), rehearsal_settings(pg, True):
-        pass
 
 
 async def test_preview_text_and_post(wired: Wired) -> None:

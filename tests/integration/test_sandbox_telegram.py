@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dtm
 import html
+import math
+import random
 import subprocess
 import sys
 import warnings
@@ -490,3 +492,53 @@ def test_inbox_html_keeps_nesting_and_drops_unsafe_links() -> None:
     assert entities_to_html(parsed.text, parsed.entities) == (
         "<b>a<i>b😀</i></b>c <u>x</u> <code>&lt;y&gt;</code>"
     )
+
+
+def test_the_limiter_answers_as_counting_every_arrival_would() -> None:
+    """The fake's limiter reads only the limit-th latest arrival of each history (constant
+    time, where a minute of history at the paid rate holds 60,000): the same answers as
+    counting every arrival in the window, for the free, paid, per-chat and group limits."""
+    clock = FakeClock()
+    state = TelegramState(clock=clock)
+    rng = random.Random(7)
+    arrivals: dict[int, list[float]] = {}
+    overall: list[float] = []
+    chats = [1, 2, 3, -1001000000001]  # three users and a channel (20 a minute)
+    answers: list[int | None] = []
+    for _ in range(6000):
+        clock.advance(rng.choice([0.0, 0.0004, 0.001, 0.02, 0.4]))
+        chat, paid = rng.choice(chats), rng.random() < 0.5
+        now = clock()
+        checks = [
+            (overall, 1.0, state.paid_per_second if paid else state.global_per_second),
+            (arrivals.get(chat, []), 1.0, state.chat_per_second),
+        ]
+        if chat < 0:
+            checks.append((arrivals.get(chat, []), 60.0, state.group_per_minute))
+        waits = []
+        for times, window, limit in checks:
+            recent = [t for t in times if t > now - window]
+            if len(recent) >= limit:
+                waits.append(recent[-limit] + window - now)
+        expected = None if not waits else max(1, math.ceil(max(waits)))
+        got = state.limiter.retry_after(state, chat, chat < 0, paid=paid)
+        assert got == expected
+        answers.append(got)
+        if got is None:
+            state.limiter.record(chat, now)
+            overall.append(now)
+            arrivals.setdefault(chat, []).append(now)
+    assert answers.count(None) > 1000 and len(set(answers)) > 2  # both outcomes exercised
+
+
+def test_the_paid_limit_is_a_thousand_a_second() -> None:
+    clock = FakeClock()
+    state = TelegramState(clock=clock)
+    for chat in range(1, 1001):
+        assert state.limiter.retry_after(state, chat, False, paid=True) is None
+        state.limiter.record(chat, clock())
+        clock.advance(0.0009)
+    assert state.limiter.retry_after(state, 5000, False, paid=True) == 1
+    assert state.limiter.retry_after(state, 5000, False) == 1  # free: 30 a second
+    clock.advance(0.1)  # the first arrival left the window
+    assert state.limiter.retry_after(state, 5000, False, paid=True) is None

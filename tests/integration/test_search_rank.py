@@ -21,6 +21,9 @@ from bot.domain.search import build_query
 from bot.store import search_rank, search_sqlite
 from tests.builders import item, store, weekly
 
+#: tests that read SQLite's FTS5 tables and its own bm25 directly (PostgreSQL has its own lists)
+FTS5 = pytest.mark.sqlite_only("compares the lists with SQLite FTS5's own bm25 and tables")
+
 WORDS = (
     *("model", "models", "modeling", "training", "trained", "image", "images", "imagenet"),
     *("attention", "sparse", "expert", "experts", "pruning", "pruned", "network", "graph"),
@@ -90,6 +93,8 @@ def small_lists(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(search_rank, "CHEAP", 40)
     monkeypatch.setattr(search_rank, "CHUNK", 5)
     monkeypatch.setattr(search_rank, "MIN_SEEN", 400)  # never give up for time here
+    monkeypatch.setattr(search_rank, "RARE", 4)
+    monkeypatch.setattr(search_rank, "RARE_ITEMS", 12)
 
 
 @contextmanager
@@ -169,6 +174,7 @@ async def test_an_old_best_match_outranks_hundreds_of_newer_weak_ones(app: Conta
     assert hits[0].headline == best.headline
 
 
+@FTS5
 async def test_list_path_finds_the_old_best_match_too(app: Container, small_lists: None) -> None:
     best = item(1, "Model model: a model of models", arxiv="1001.00001", title="Model models")
     await store(app, weekly("2010-W01", [best]))
@@ -196,6 +202,7 @@ async def archive(app: Container, small_lists: None) -> Container:
     return app
 
 
+@FTS5
 @pytest.mark.parametrize("query", QUERIES)
 async def test_lists_agree_with_full_bm25(archive: Container, query: str) -> None:
     with raw(archive) as conn:
@@ -206,12 +213,14 @@ async def test_lists_agree_with_full_bm25(archive: Container, query: str) -> Non
                 assert mine == want, (query, k)
 
 
+@FTS5
 async def test_most_queries_take_the_list_path(archive: Container) -> None:
     with raw(archive) as conn:
         decided = [q for q in QUERIES if listed(conn, q, 10, SearchFilters()) is not None]
     assert decided == list(QUERIES)
 
 
+@FTS5
 async def test_any_word_agrees_with_full_bm25(archive: Container) -> None:
     with raw(archive) as conn:
         for query in ("model zebra", "模型 图像 giraffe", "pruned experts"):
@@ -229,6 +238,7 @@ async def test_any_word_agrees_with_full_bm25(archive: Container) -> None:
         SearchFilters(year=2015),
     ],
 )
+@FTS5
 async def test_filters_agree_with_full_bm25(archive: Container, filters: SearchFilters) -> None:
     with raw(archive) as conn:
         for query in ("model", "模型", "image"):
@@ -239,6 +249,7 @@ async def test_filters_agree_with_full_bm25(archive: Container, filters: SearchF
                 assert mine == want, (query, filters)
 
 
+@FTS5
 async def test_a_year_reads_its_id_range_only_and_loses_nothing(archive: Container) -> None:
     with raw(archive) as conn:
         for text in ("model", "模型"):
@@ -254,6 +265,7 @@ async def test_a_year_reads_its_id_range_only_and_loses_nothing(archive: Contain
             assert exact(conn, text, 10, SearchFilters(year=1999)) == []
 
 
+@FTS5
 async def test_pages_follow_the_full_ranking_without_overlap(archive: Container) -> None:
     pages = []
     for offset in range(0, 30, 10):
@@ -271,6 +283,7 @@ async def test_pages_follow_the_full_ranking_without_overlap(archive: Container)
     assert pages == [rows[i] for i in want]
 
 
+@FTS5
 async def test_chinese_and_stems_through_the_service(archive: Container) -> None:
     for query in ("模型", "图", "语言模型", "pruned"):
         hits = (await archive.archive.search(query, limit=10)).hits
@@ -280,11 +293,13 @@ async def test_chinese_and_stems_through_the_service(archive: Container) -> None
         assert [h.headline for h in hits] == [heads[i] for i in want], query
 
 
+@FTS5
 async def test_import_keeps_the_lists_right(archive: Container) -> None:
     with raw(archive) as conn:
         check_index(conn)
 
 
+@FTS5
 async def test_reimport_and_removal_keep_the_lists_right(archive: Container) -> None:
     changed = synthetic(24, 15, seed=99)[:6]  # same keys, other contents: updated in place
     await store(archive, *changed)
@@ -307,6 +322,7 @@ async def test_reimport_and_removal_keep_the_lists_right(archive: Container) -> 
                 assert mine == exact(conn, query, 10, SearchFilters())
 
 
+@FTS5
 async def test_rebuild_gives_the_same_lists_as_import(archive: Container) -> None:
     with raw(archive) as conn:
         before = conn.execute("SELECT term, docs FROM items_short_terms ORDER BY term").fetchall()
@@ -316,3 +332,116 @@ async def test_rebuild_gives_the_same_lists_as_import(archive: Container) -> Non
         assert after == before
         check_index(conn)
         conn.rollback()
+
+
+def phrases_of(conn: sqlite3.Connection, text: str) -> tuple[str, list[search_rank.Phrase]]:
+    query = build_query(text, 200)
+    forms = search_sqlite.index_stem_forms(conn, {}, query)
+    clauses = search_rank.query_phrases(query, forms)
+    return query.word_match(forms), [p for c in clauses for s in c for p in s]
+
+
+@FTS5
+async def test_fts5_scores_the_conjunction_of_the_phrases_as_the_query(
+    archive: Container,
+) -> None:
+    """What the conjunction path stands on: bm25 sums over the expression's phrases whatever
+    its operators, so an item holding every phrase scores the same under both."""
+    sql = (
+        "SELECT rowid, bm25(items_short, 4.0, 3.0, 1.0, 0.5) FROM items_short "
+        "WHERE items_short MATCH ?"
+    )
+    compared = 0
+    with raw(archive) as conn:
+        for text in ("pruned", "sparse experts", "model 模型", "models training"):
+            match, phrases = phrases_of(conn, text)
+            assert len(phrases) > 1
+            full = dict(conn.execute(sql, (match,)).fetchall())
+            conj = " AND ".join(p.fts() for p in phrases)
+            for item_id, score in conn.execute(sql, (conj,)).fetchall():
+                assert full[item_id] == score, (text, item_id)
+                compared += 1
+    assert compared > 20
+
+
+@FTS5
+@pytest.mark.parametrize("any_term", [False, True])
+async def test_the_conjunction_path_agrees_with_full_bm25_without_reading_lists(
+    archive: Container, monkeypatch: pytest.MonkeyPatch, any_term: bool
+) -> None:
+    def no_lists(*_: object) -> None:
+        return None  # so whatever is decided, the conjunction path decided
+
+    monkeypatch.setattr(search_rank, "_threshold", no_lists)
+    decided = []
+    with raw(archive) as conn:
+        for text in ("pruned", "sparse experts", "model 模型", "models training", "experts"):
+            for filters in (SearchFilters(), SearchFilters(section="papers", picks_only=True)):
+                if (mine := listed(conn, text, 10, filters, any_term)) is not None:
+                    assert mine == exact(conn, text, 10, filters, any_term), (text, filters)
+                    decided.append(text)
+    assert len(decided) >= 3
+
+
+@FTS5
+async def test_a_rare_form_is_scored_item_by_item(
+    app: Container, small_lists: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The form "learn" (two items, a high idf) besides "learning"* (every item): they come first,
+    found without the lists and without ranking every item of the common form."""
+    monkeypatch.setattr(search_rank, "_threshold", lambda *_: None)  # no list decides
+    filler = " ".join(FILLER * 3).split(" ")
+    common = [  # "learnings" too: the prefix has two index words, its idf is counted
+        item(
+            p,
+            f"{'Learnings' if p % 3 else 'Learning'} note {p}",
+            arxiv=f"2001.{p:05d}",
+            summary=" ".join(filler[: p % 23]),
+        )
+        for p in range(1, 61)
+    ]
+    rare = [
+        item(61, "We learn to rank", arxiv="2001.00061", summary="learning " + filler[0]),
+        item(62, "Learning what to learn", arxiv="2001.00062", summary=" ".join(filler)),
+    ]
+    await store(app, weekly("2020-W01", common[:30]), weekly("2020-W02", common[30:] + rare))
+    with raw(app) as conn:
+        _, phrases = phrases_of(conn, "learning")
+        assert [p.fts() for p in phrases] == ['"learning"*', '"learn"']
+        mine = listed(conn, "learning", 10, SearchFilters())
+        want = exact(conn, "learning", 10, SearchFilters())
+        assert mine is not None
+        heads = dict(conn.execute("SELECT id, headline FROM items").fetchall())
+    assert mine == want
+    assert {heads[i] for i in want[:2]} == {"We learn to rank", "Learning what to learn"}
+
+
+@FTS5
+async def test_the_saturation_bound_holds_for_every_item(archive: Container) -> None:
+    """The conjunction path's bound: no item saturates a phrase beyond ``_most``."""
+    with raw(archive) as conn:
+        cur = conn.cursor()
+        _, avgdl = search_rank.table_stats(cur)
+        texts = [
+            search_rank.ItemText.of(row)
+            for row in conn.execute("SELECT headline, title, summary, url FROM items_short")
+        ]
+        listed_phrases = 0
+        for text in ("model", "pruned", "sparse experts", "模型 图像", "注意力", "training the"):
+            _, phrases = phrases_of(conn, text)
+            known = search_rank._known(cur, {t for p in phrases for t in p.tokens})
+            expansions = {
+                p.tokens[-1]: search_rank._expand(cur, p.tokens[-1]) or []
+                for p in phrases
+                if p.prefix
+            }
+            for phrase in phrases:
+                bound = search_rank._most(cur, phrase, known, expansions, avgdl, {})
+                listed_phrases += bound < search_rank.K1 + 1.0
+                reached = max(
+                    search_rank.saturation(phrase.freq(t), t.length, avgdl)
+                    for t in texts
+                    if t.length
+                )
+                assert reached <= bound, (text, phrase)
+        assert listed_phrases > 5  # the lists tightened the bound, and it still held

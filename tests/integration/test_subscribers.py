@@ -192,7 +192,7 @@ async def test_losing_the_insert_race_retries_on_the_winners_row(
     app: Container, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await app.subscribers.subscribe(21, "zh")
-    real_find = repo.find
+    real_find, real_find_sync = repo.find, repo.find_sync
     misses = [True]  # the first look misses the row another update was inserting
 
     async def racing_find(session: object, chat_id: int, **kw: bool) -> object:
@@ -200,7 +200,14 @@ async def test_losing_the_insert_race_retries_on_the_winners_row(
             return None
         return await real_find(session, chat_id, **kw)  # type: ignore[arg-type]
 
+    def racing_find_sync(session: object, chat_id: int, **kw: bool) -> object:
+        """The same where changes are written quietly (a synchronous session)."""
+        if misses and misses.pop():
+            return None
+        return real_find_sync(session, chat_id, **kw)  # type: ignore[arg-type]
+
     monkeypatch.setattr(repo, "find", racing_find)
+    monkeypatch.setattr(repo, "find_sync", racing_find_sync)
     again = await app.subscribers.update(21, receive="digest")
     assert not misses  # the race happened
     assert (again.state, again.language, again.receive) == ("active", "zh", "digest")

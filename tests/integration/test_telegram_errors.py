@@ -3,14 +3,16 @@ every Bot API failure lands in the class the dispatcher acts on."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import socket
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
 import pytest
 import telegram
 
 from bot.clock import FrozenClock
-from bot.domain.telegram_text import TelegramMessage
+from bot.config import TelegramSettings
+from bot.domain.telegram_text import Button, TelegramMessage
 from bot.publish.base import (
     CHANNEL,
     Migrated,
@@ -21,6 +23,7 @@ from bot.publish.base import (
     Unreachable,
 )
 from bot.publish.telegram import TelegramPublisher
+from bot.publish.telegram_http import AiohttpRequest
 from bot.sandbox import Fault, FaultKind, TelegramState, make_telegram_app, running
 from bot.sandbox.clock import FakeClock
 from tests.builders import TELEGRAM_TOKEN
@@ -38,10 +41,21 @@ def state() -> TelegramState:
     return tg
 
 
+@pytest.fixture(params=["aiohttp", "httpx"])
+def request_kind(request: pytest.FixtureRequest) -> Callable[[], AiohttpRequest | None]:
+    """The request the application uses (aiohttp) and PTB's default (httpx, None): the same
+    errors map the same way."""
+    if request.param == "aiohttp":
+        return AiohttpRequest
+    return lambda: None
+
+
 @pytest.fixture
-async def bot(state: TelegramState) -> AsyncIterator[telegram.Bot]:
+async def bot(
+    state: TelegramState, request_kind: Callable[[], AiohttpRequest | None]
+) -> AsyncIterator[telegram.Bot]:
     async with running(make_telegram_app(state)) as base:
-        client = telegram.Bot(TELEGRAM_TOKEN, base_url=f"{base}/bot")
+        client = telegram.Bot(TELEGRAM_TOKEN, base_url=f"{base}/bot", request=request_kind())
         await client.initialize()
         try:
             yield client
@@ -133,3 +147,92 @@ async def test_server_error_is_transient(bot: telegram.Bot, state: TelegramState
     with pytest.raises(Transient):
         await publisher(bot).send(CHANNEL, post())
     assert state.sent == []
+
+
+async def test_server_error_is_transient_and_was_not_sent(
+    bot: telegram.Bot, state: TelegramState
+) -> None:
+    """An answer, even 502, means Telegram did not act on the request: resend freely."""
+    state.faults.push(Fault(FaultKind.SERVER_ERROR, method="sendMessage"))
+    with pytest.raises(Transient) as info:
+        await publisher(bot).send(CHANNEL, post())
+    assert not info.value.maybe_sent
+
+
+@pytest.mark.parametrize("kind", [FaultKind.DROP, FaultKind.ACCEPT_THEN_DROP])
+async def test_a_connection_dropped_after_the_request_may_have_delivered(
+    bot: telegram.Bot, state: TelegramState, kind: FaultKind
+) -> None:
+    """The request left and no answer came back: the outcome is unknown (the fake kept the
+    message with ACCEPT_THEN_DROP), and the ledger must not resend blindly."""
+    state.faults.push(Fault(kind, method="sendMessage"))
+    with pytest.raises(Transient) as info:
+        await publisher(bot).send(CHANNEL, post())
+    assert info.value.maybe_sent
+    assert len(state.sent) == (1 if kind is FaultKind.ACCEPT_THEN_DROP else 0)
+
+
+async def test_no_server_listening_means_the_request_never_left(
+    request_kind: Callable[[], AiohttpRequest | None],
+) -> None:
+    """Connection refused: nothing reached Telegram, so a plain retry is safe."""
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = telegram.Bot(
+        TELEGRAM_TOKEN, base_url=f"http://127.0.0.1:{port}/bot", request=request_kind()
+    )
+    try:
+        with pytest.raises(Transient) as info:
+            await publisher(client).send(f"telegram:{USER}", post())
+    finally:
+        await client.shutdown()
+    assert not info.value.maybe_sent
+
+
+async def test_sends_carry_the_same_parameters_as_send_message(state: TelegramState) -> None:
+    """The publisher's raw sendMessage (no Message built from the answer) sends what
+    ``Bot.send_message`` sends: text, HTML, preview options, buttons, the paid flag."""
+    message = TelegramMessage(
+        "<b>Paper</b> 模型 &amp; more",
+        disable_preview=False,
+        preview_url="https://arxiv.org/abs/2601.00001",
+        buttons=((Button("Read", "https://arxiv.org/abs/2601.00001"),),),
+    )
+    state.limits_enabled = False  # two messages to one chat at the fake's frozen moment
+    async with running(make_telegram_app(state)) as base:
+        client = telegram.Bot(TELEGRAM_TOKEN, base_url=f"{base}/bot", request=AiohttpRequest())
+        await client.initialize()
+        try:
+            paid = TelegramPublisher(
+                client,
+                CHANNEL_NAME,
+                FrozenClock(datetime(2026, 3, 2, 8, 0, tzinfo=UTC)),
+                TelegramSettings(messages_per_second=1000),
+            )
+            sent = await paid.send(f"telegram:{USER}", Outgoing(1, None, message))
+            await client.send_message(
+                USER,
+                message.text,
+                parse_mode="HTML",
+                link_preview_options=telegram.LinkPreviewOptions(
+                    is_disabled=False, url="https://arxiv.org/abs/2601.00001"
+                ),
+                reply_markup=telegram.InlineKeyboardMarkup(
+                    [
+                        [
+                            telegram.InlineKeyboardButton(
+                                "Read", url="https://arxiv.org/abs/2601.00001"
+                            )
+                        ]
+                    ]
+                ),
+                allow_paid_broadcast=True,
+            )
+        finally:
+            await client.shutdown()
+    ours, theirs = state.messages(USER)
+    assert sent.remote_id == str(ours.message_id)
+    assert ours.params == theirs.params
+    assert ours.params["allow_paid_broadcast"] is True
+    assert ours.visible_text == "Paper 模型 & more" and ours.reply_markup == theirs.reply_markup

@@ -197,11 +197,17 @@ async def test_before_telegram_is_connected_updates_wait_and_health_says_so(
         assert (await web.post(command("/start"), secret="nope")).status_code == 403
 
 
-async def test_healthz_says_when_the_database_is_unreachable(web: Web, tmp_path: Path) -> None:
+async def test_healthz_says_when_the_database_is_unreachable(
+    web: Web, db_url: str, tmp_path: Path
+) -> None:
+    from sqlalchemy.engine import make_url
     from sqlalchemy.ext.asyncio import create_async_engine
 
     working = web.app.engine
-    gone = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'gone' / 'digestbot.db'}")
+    if make_url(db_url).get_backend_name() == "postgresql":  # nothing listens on port 9
+        gone = create_async_engine("postgresql+psycopg://postgres@127.0.0.1:9/gone")
+    else:
+        gone = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'gone' / 'digestbot.db'}")
     web.app.engine = gone  # the database server went away
     try:
         health = await web.client.get("/healthz")

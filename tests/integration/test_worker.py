@@ -90,3 +90,60 @@ def test_run_publishes_due_post_and_stops_on_sigterm(db_url: str, tmp_path: Path
     assert texts[0].startswith("ML news 2026-W02") and "https://medium.com/" in texts[0]
     assert texts[1:] == ["Worker comment 1. arXiv:2601.00001"]
     assert len(tg.sent) == 2 and tg.rejected == []
+
+
+def test_sigterm_during_the_start_up_catch_up_stops_a_long_broadcast(
+    db_url: str, tmp_path: Path
+) -> None:
+    """A worker that starts while a broadcast is due (a restart, a deploy) sends it in its
+    catch-up tick; a SIGTERM then stops it like any other tick: the sends in flight finish,
+    nothing more is claimed, the claims reserved ahead go back, and the process exits at once
+    (not when the broadcast is over, which a platform's grace period would cut with a kill)."""
+    from bot.store import queue as repo
+    from tests.builders import add_subscribers
+
+    n = 600  # 20 s at 30 a second
+    chats = list(range(900_000, 900_000 + n))
+
+    async def subscribe() -> None:
+        await _prepare(db_url)
+        app = build(
+            load_settings(database_url=db_url), FrozenClock(datetime(2026, 1, 5, tzinfo=UTC))
+        )
+        try:
+            await add_subscribers(app, chats, datetime(2026, 1, 5, tzinfo=UTC), receive="drip")
+        finally:
+            await app.aclose()
+
+    asyncio.run(subscribe())
+    tg, xs = TelegramState(chats={"@worker_test"}, users=set(chats)), XState(**X_KEYS)
+    with ServerThread(make_telegram_app(tg)) as tg_url, ServerThread(make_x_app(xs)) as x_url:
+        proc = start_run(db_url, tg_url, x_url, "@worker_test", tmp_path)
+        try:
+            assert wait_for(lambda: len(tg.sent) >= 40), "the broadcast never started"
+            proc.send_signal(signal.SIGTERM)
+            at_signal = len(tg.sent)
+            started = time.monotonic()
+            output, _ = proc.communicate(timeout=60)
+            took = time.monotonic() - started
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 0, output
+    assert "stopping: finishing the delivery in hand" in output and "worker stopped" in output
+    after = len(tg.sent) - at_signal
+    assert after <= 40, after  # the sends in flight and the slots already due, not the rest
+    assert len(tg.sent) < n, "the whole broadcast went out before the worker stopped"
+    assert took < 15, took  # a bound far above a clean stop, far below the broadcast's 20 s
+
+    async def ledger() -> list[str]:
+        app = build(load_settings(database_url=db_url))
+        try:
+            async with app.sessions() as session:
+                return [d.state for d in await repo.ledger_rows(session)]
+        finally:
+            await app.aclose()
+
+    states = asyncio.run(ledger())
+    assert "sending" not in states  # claims reserved ahead were given back, not left leased
+    assert states.count("pending") >= n - len(tg.sent)

@@ -54,6 +54,7 @@ def search_modules(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.sqlite_only("what a search on a SQLite file imports (the fast path)")
 @pytest.mark.parametrize(
     "module",
     [
