@@ -24,6 +24,8 @@ from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
+from bot.logs import redact
+
 JSON = {"Content-Type": "application/json"}
 NEVER_SENT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
 
@@ -112,7 +114,9 @@ class AiohttpRequest(BaseRequest):
         except TimeoutError as exc:  # aiohttp's read timeouts are TimeoutErrors too
             raise TimedOut from exc
         except aiohttp.ClientError as exc:
-            raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
+            # some aiohttp errors quote the URL, which holds the bot token
+            reason = redact(str(exc).replace(url, "<Bot API URL>"))
+            raise NetworkError(f"aiohttp.{type(exc).__name__}: {reason}") from exc
 
 
 def _form(request_data: RequestData) -> aiohttp.FormData:

@@ -102,3 +102,21 @@ async def test_the_application_sends_over_aiohttp_and_polls_with_ptb(settings: S
     assert isinstance(bot._request[0], HTTPXRequest)  # getUpdates: PTB's own request
     assert [m.visible_text for m in state.messages(USER)] == ["hi there"]
     assert state.rejected == []
+
+
+async def test_an_error_quoting_the_url_does_not_carry_the_token() -> None:
+    """aiohttp's InvalidURL (and a few others) quote the URL, whose path holds the token: the
+    NetworkError PTB raises (and the bot may log or show) says where without the secret."""
+    from telegram.error import NetworkError
+
+    request = AiohttpRequest(read_timeout=0.5)
+    await request.initialize()
+    try:
+        with pytest.raises(NetworkError) as caught:
+            await request.do_request(f"http://[bad/bot{TELEGRAM_TOKEN}/getMe", "POST")
+    finally:
+        await request.shutdown()
+    message = str(caught.value)
+    assert "InvalidUrl" in message or "InvalidURL" in message, message
+    assert TELEGRAM_TOKEN not in message and TELEGRAM_TOKEN.split(":")[1] not in message
+

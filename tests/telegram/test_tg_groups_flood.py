@@ -155,3 +155,17 @@ async def test_a_digestbot_error_is_its_own_message(
         await bot.send("/picks")
     assert bot.last().visible_text == "the archive is being rebuilt <now>: try again in a minute"
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_a_reply_refused_with_429_is_sent_once_more(bot: Harness) -> None:
+    """The chat just had a drip post (one message a second per chat) or a broadcast elsewhere
+    took the second: Telegram refuses the reply with 429; it goes again after retry_after, so
+    the user gets the answer once, late, instead of never."""
+    from bot.sandbox import Fault, FaultKind
+
+    bot.state.faults.push(Fault(FaultKind.RATE_LIMIT, method="sendMessage", retry_after=1))
+    await bot.send("/help")
+    assert [r.error_code for r in bot.state.rejected] == [429]
+    [answer] = bot.replies()
+    assert "/search" in answer.visible_text
+    bot.state.rejected.clear()  # the harness checks at the end that nothing else was refused
