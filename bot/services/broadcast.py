@@ -38,7 +38,7 @@ from bot.publish.base import (
 from bot.publish.notify import Notifier
 from bot.services.compose import compose_post
 from bot.services.ledger import Ledger, Round, TickReport
-from bot.services.pace import MARGIN, TelegramPace
+from bot.services.pace import MARGIN, SHARED_MARGIN, TelegramPace
 from bot.store import queue as repo
 from bot.store.queue import LedgerRow
 
@@ -49,7 +49,10 @@ GATE_WINDOW = timedelta(seconds=1) + MARGIN / 2  # Telegram's second, plus netwo
 MAX_BATCHES = 100_000  # a bound on one run's loop, never reached in practice
 EARLY = timedelta(milliseconds=1)  # a send may leave this much before its moment (no sleep)
 OVERSLEEP = timedelta(milliseconds=5)  # a sleep's usual lateness, not a stall
-LATE = MARGIN / 2  # a send this late for its slot takes a new one instead
+# while another process sends too, a send this late for its slot takes a new one instead: the
+# shared plan keeps every window of 1 s + SHARED_MARGIN within the limits, so a send up to half
+# that margin late still lands in a planned window, leaving the other half for network wobble
+LATE = SHARED_MARGIN / 2
 IDLE = timedelta(milliseconds=4)  # a wait this long for the next slot: write the outcomes
 
 
