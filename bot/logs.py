@@ -21,7 +21,7 @@ QUIET = (
     "httpcore",
     "telegram.ext",
     "apscheduler",
-    "aiohttp.access",
+    "aiohttp",  # the Bot API client (its URLs hold the token) and the fakes' access log
     "alembic",
     "oauthlib",  # prints the X consumer key and access token at DEBUG
     "requests_oauthlib",
