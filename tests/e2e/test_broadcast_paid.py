@@ -22,7 +22,7 @@ from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.sandbox import ServerThread, make_telegram_app
 from bot.sandbox.telegram_state import TelegramState
-from bot.services.broadcast import flush_at, in_flight
+from bot.services.broadcast import flush_at, in_flight, late_after
 from bot.store import queue as repo
 from bot.store.models import Delivery
 from tests.builders import TELEGRAM_TOKEN, add_subscribers
@@ -37,6 +37,18 @@ PAID = 1000
 def test_paid_broadcasts_overlap_more_sends_and_write_outcomes_in_batches() -> None:
     assert in_flight(30) == 4 and in_flight(PAID) == 64
     assert flush_at(30) == 1 and flush_at(PAID) == 32
+
+
+def test_a_shared_paid_send_may_be_later_before_it_reserves_again() -> None:
+    """Beside another process, a send later than this gives its claims back: half the shared
+    plan's margin at a paid pace (re-reserving on every stall halved two workers' rate), the
+    stricter 20 ms at Telegram's free 30/s (more of the margin left for arrival jitter)."""
+    from datetime import timedelta
+
+    from bot.services.pace import MARGIN, SHARED_MARGIN
+
+    assert late_after(30) == MARGIN / 2 == timedelta(milliseconds=20)
+    assert late_after(PAID) == SHARED_MARGIN / 2 == timedelta(milliseconds=50)
 
 
 async def test_a_paid_broadcast_reaches_everyone_once_within_the_paid_limit(
