@@ -110,6 +110,22 @@ def make_states(
     return telegram, x
 
 
+async def tick_until_sent(app: Container, seconds: float = 120.0) -> None:
+    """Dispatcher ticks on the real clock until no delivery is pending or being sent (at most
+    ``seconds``): a broadcast through the real adapter, to the end."""
+    dispatcher = app.dispatcher()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        await dispatcher.tick()
+        async with app.sessions() as session:
+            left = await session.scalar(
+                select(Delivery.id).where(Delivery.state.in_(("pending", "sending")))
+            )
+        if left is None:
+            return
+        await asyncio.sleep(0.05)
+
+
 def unlimited_ptb_limiter(max_retries: int = 0) -> AIORateLimiter:
     """PTB's AIORateLimiter with its wall-clock limits off (simulated time cannot drive it)."""
     return AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=max_retries)

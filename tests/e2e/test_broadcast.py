@@ -5,7 +5,6 @@ one second, blocked subscribers are marked blocked, and a crash mid-broadcast lo
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -20,7 +19,14 @@ from bot.publish.base import Outgoing, Sent
 from bot.sandbox import FaultInjector, FaultKind, TelegramState
 from bot.store.models import Delivery, Subscriber
 from tests.builders import add_subscribers
-from tests.e2e.conftest import CHANNEL, comments, make_states, open_rig, prepare_queue
+from tests.e2e.conftest import (
+    CHANNEL,
+    comments,
+    make_states,
+    open_rig,
+    prepare_queue,
+    tick_until_sent,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("lift_ptb_limiter")]
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # Monday 17:00 Tokyo; first slot 19:00
@@ -164,7 +170,6 @@ async def test_broadcast_in_real_time_keeps_the_limits(settings: Settings) -> No
     """Against a fake that answers after 50 ms and enforces Telegram's limits on the real
     clock (our pace's margin covers the time between a claim and its arrival): no limit is
     broken, nobody is missed or doubled."""
-    import time as wall
 
     from pydantic import SecretStr
 
@@ -199,17 +204,7 @@ async def test_broadcast_in_real_time_keeps_the_limits(settings: Settings) -> No
         app = build(live, telegram_rate_limiter=unlimited_ptb_limiter)  # the real clock
         try:
             await app.platforms.connect()
-            dispatcher = app.dispatcher()
-            deadline = wall.monotonic() + 120
-            while wall.monotonic() < deadline:
-                await dispatcher.tick()
-                async with app.sessions() as session:
-                    left = await session.scalar(
-                        select(Delivery.id).where(Delivery.state.in_(("pending", "sending")))
-                    )
-                if left is None:
-                    break
-                await asyncio.sleep(0.05)
+            await tick_until_sent(app)
         finally:
             await app.aclose()
     # the paper post and the (overdue) weekly digest: each to every subscriber, once

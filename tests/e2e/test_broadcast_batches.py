@@ -39,6 +39,7 @@ from tests.e2e.conftest import (
     open_rig,
     prepare_queue,
     read_ledger,
+    tick_until_sent,
     unlimited_ptb_limiter,
     wait_until,
 )
@@ -253,17 +254,7 @@ async def test_sends_overlap_when_telegram_answers_slowly_and_keep_every_limit(
                     busy -= 1
 
             publisher.send = counting  # type: ignore[method-assign]
-            dispatcher = app.dispatcher()
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                await dispatcher.tick()
-                async with app.sessions() as session:
-                    left = await session.scalar(
-                        select(Delivery.id).where(Delivery.state.in_(("pending", "sending")))
-                    )
-                if left is None:
-                    break
-                await asyncio.sleep(0.05)
+            await tick_until_sent(app)
         finally:
             await app.aclose()
     copies = Counter((m.chat_id, m.text) for m in telegram.sent if m.chat_id >= FIRST_CHAT)

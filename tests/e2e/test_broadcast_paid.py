@@ -5,8 +5,6 @@ batches rather than one transaction a send."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -14,7 +12,6 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.app import build
@@ -24,9 +21,14 @@ from bot.sandbox import ServerThread, make_telegram_app
 from bot.sandbox.telegram_state import TelegramState
 from bot.services.broadcast import flush_at, in_flight, late_after
 from bot.store import queue as repo
-from bot.store.models import Delivery
 from tests.builders import TELEGRAM_TOKEN, add_subscribers
-from tests.e2e.conftest import CHANNEL, comments, prepare_queue, unlimited_ptb_limiter
+from tests.e2e.conftest import (
+    CHANNEL,
+    comments,
+    prepare_queue,
+    tick_until_sent,
+    unlimited_ptb_limiter,
+)
 
 pytestmark = [pytest.mark.slow]
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -84,17 +86,7 @@ async def test_a_paid_broadcast_reaches_everyone_once_within_the_paid_limit(
         app = build(paid, telegram_rate_limiter=unlimited_ptb_limiter)  # the real clock
         try:
             await app.platforms.connect()
-            dispatcher = app.dispatcher()
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                await dispatcher.tick()
-                async with app.sessions() as session:
-                    left = await session.scalar(
-                        select(Delivery.id).where(Delivery.state.in_(("pending", "sending")))
-                    )
-                if left is None:
-                    break
-                await asyncio.sleep(0.05)
+            await tick_until_sent(app)
         finally:
             await app.aclose()
     mine = [m for m in telegram.sent if m.chat_id >= FIRST_CHAT]
