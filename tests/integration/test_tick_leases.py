@@ -78,9 +78,13 @@ async def workers(store_url: str, clock: FrozenClock) -> AsyncIterator[list[Work
             await worker.engine.dispose()
 
 
+_ORDER = random.Random(11)
+
+
 async def fire(workers: list[Worker], job: str) -> None:
-    """Every worker's scheduler fires ``job`` at once (in a random order)."""
-    order = random.Random(len(job)).sample(workers, len(workers))
+    """Every worker's scheduler fires ``job`` at once, in a seeded order that changes with each
+    firing (a fixed order let the same worker win every tick)."""
+    order = _ORDER.sample(workers, len(workers))
     await asyncio.gather(*(w.jobs[job]() for w in order))
 
 
