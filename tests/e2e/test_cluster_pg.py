@@ -47,6 +47,7 @@ from bot.services.broadcast import in_flight
 from bot.services.compose import compose_post
 from bot.store.migrate import upgrade
 from tests.builders import add_subscribers
+from tests.conftest import STORE
 from tests.e2e.cluster import (
     CHANNEL,
     ChaosMonkey,
@@ -67,7 +68,15 @@ from tests.e2e.cluster import (
 )
 from tests.e2e.conftest import comments, make_states, prepare_queue, tuned
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.postgres,
+    # about two minutes of real time: once per CI build (its PostgreSQL run), not in both runs
+    pytest.mark.skipif(
+        STORE != "postgresql",
+        reason="runs in the PostgreSQL run only (DIGESTBOT_TEST_STORE=postgresql)",
+    ),
+]
 
 SEED = 11
 TOKYO = ZoneInfo("Asia/Tokyo")
