@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import sqlite3
 import statistics
@@ -347,7 +348,9 @@ async def run(
         try:
             build_s = 0.0 if reuse else await build_archive(app, issues)
             queries = make_queries(issues, per_class, seed)
+            load_before = os.getloadavg()
             by_class, by_kind = await measure(app, db, queries, warmup, limit)
+            load_after = os.getloadavg()
         except BaseException:
             db.unlink(missing_ok=True)  # never reuse a half-built archive
             raise
@@ -372,6 +375,11 @@ async def run(
         index_rows=index_rows,
         by_class=by_class,
         by_kind=by_kind,
+    )
+    console.print(  # other sessions may share the machine: wall times grow with the load
+        "load average (1/5/15 min) before the timed searches "
+        f"{' / '.join(f'{v:.2f}' for v in load_before)}, after "
+        f"{' / '.join(f'{v:.2f}' for v in load_after)} ({os.cpu_count()} CPUs)"
     )
 
 

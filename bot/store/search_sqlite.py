@@ -9,7 +9,9 @@ table exists on this connection and the stem forms read from it.
 
 from __future__ import annotations
 
+import re
 import sqlite3
+import unicodedata
 from collections.abc import Iterable, MutableMapping
 from typing import Any, cast
 
@@ -21,6 +23,8 @@ RANK_CANDIDATES = 500  # the trigram top-up ranks the newest 500 substring match
 VOCABULARY = "temp.items_short_vocab"  # the word index's words (fts5vocab, per connection)
 VOCABULARY_SCAN = 2000  # words read from one stem's prefix on, at most
 VOCABULARY_CACHE = 1000  # query words whose stem forms one connection remembers
+ANCHOR_ITEMS = 1000  # a trigram top-up is proven empty from a word in at most this many items
+ANCHOR_OTHERS = 16  # ... and at most this many of its items not found yet, read and checked
 
 Cache = MutableMapping[str, Any]
 
@@ -159,13 +163,94 @@ def _fts_ranked_ids(
     tops up with in-word substring matches."""
     ranked = search_rank.top_ids(conn, query, forms, filters, limit, any_term)
     if ranked is None:
-        words = query.word_match(forms, any_term=any_term)
+        words = search_rank.word_match(conn, query, forms, any_term)
         ranked = _fts_top(conn, "items_short", words, filters, limit)
     trigram = query.trigram_match(any_term=any_term)
-    if len(ranked) < limit and trigram:
+    if len(ranked) < limit and trigram and not _nothing_to_top_up(conn, query, ranked, any_term):
         more = _fts_top(conn, "items_fts", trigram, filters, limit, cap=RANK_CANDIDATES)
         ranked += [i for i in more if i not in ranked][: limit - len(ranked)]
     return ranked
+
+
+def _nothing_to_top_up(
+    conn: sqlite3.Connection, query: FtsQuery, ranked: list[int], any_term: bool
+) -> bool:
+    """True when the word index proves that the trigram index has no match beyond
+    ``ranked`` (every word match, as there are fewer than asked for). A trigram phrase of
+    several characters reads the long doclists of its common trigrams (an arXiv id's digits
+    and dot: milliseconds per 100,000 items) to find, most often, the one item found already.
+
+    A term such as ``2301.12345`` found inside a text has a separator before its last
+    piece, so the text holds a word that starts with that piece (``12345``*), whatever comes
+    before the term: the items of those words (one term's, or with ``any_term`` every
+    term's) hold every trigram match. Those not in ``ranked`` (another id with the same last
+    piece) are read: when none can hold the terms, nothing is added."""
+    anchors = [_anchor(edge) for edge in query.edges if len(edge) >= 3]
+    cur = conn.cursor()
+    try:  # a prefix's items, summed over its index words (None: too many words)
+        sizes = {a: search_rank.prefix_items(cur, a) for a in anchors if a is not None}
+    finally:
+        cur.close()
+    cheap = [a for a, n in sizes.items() if n is not None and n <= ANCHOR_ITEMS]
+    if any_term:
+        if not anchors or len(cheap) < len(anchors):
+            return False
+    elif not cheap:
+        return False
+    else:
+        cheap = [min(cheap, key=lambda a: sizes[a] or 0)]  # every match holds each one
+    match = " OR ".join(f'"{a}"*' for a in dict.fromkeys(cheap))
+    rows = conn.execute(
+        "SELECT rowid FROM items_short WHERE items_short MATCH ? LIMIT ?",
+        (match, len(ranked) + ANCHOR_OTHERS + 1),
+    ).fetchall()
+    others = sorted({int(r[0]) for r in rows} - set(ranked))
+    if len(others) > ANCHOR_OTHERS:
+        return False
+    if not others:
+        return True
+    edges = [e.lower() for e in query.edges if len(e) >= 3]
+    found = conn.execute(
+        "SELECT headline, title, summary, url FROM items "
+        f"WHERE id IN ({', '.join('?' * len(others))})",
+        others,
+    ).fetchall()
+    holds = any if any_term else all
+    return not any(holds(_may_hold(row, edge) for edge in edges) for row in found)
+
+
+def _may_hold(columns: Iterable[str | None], edge: str) -> bool:
+    """False only when no column can hold the lower-case ASCII ``edge`` as the trigram
+    index compares (case folded): a column with a character that might fold to ASCII (K,
+    the Kelvin sign; İ) counts as holding it."""
+    for column in columns:
+        if not column:
+            continue
+        folded = column.lower()
+        if edge in folded:
+            return True
+        if not folded.isascii() and any(_foldable(c) for c in set(folded) if not c.isascii()):
+            return True
+    return False
+
+
+def _foldable(char: str) -> bool:
+    """True when a non-ASCII character might be taken for an ASCII letter or digit."""
+    return any(c.isascii() and c.isalnum() for c in unicodedata.normalize("NFKD", char))
+
+
+_ANCHOR = re.compile(r"[^a-z0-9_]([a-z0-9]+)\Z")  # the last piece after an ASCII separator
+
+
+def _anchor(edge: str) -> str | None:
+    """The last piece of an ASCII term after a separator: every text holding the term has a
+    word that starts with it (the separator ends the word before, in the word index as in the
+    text). None for a single word: it may sit inside a longer one anywhere."""
+    folded = edge.lower()
+    if not folded.isascii():
+        return None
+    found = _ANCHOR.search(folded)
+    return found.group(1) if found else None
 
 
 def _fts_top(

@@ -445,3 +445,48 @@ async def test_the_saturation_bound_holds_for_every_item(archive: Container) -> 
                 )
                 assert reached <= bound, (text, phrase)
         assert listed_phrases > 5  # the lists tightened the bound, and it still held
+
+
+@FTS5
+async def test_a_prefix_of_one_index_word_is_ranked_as_that_word(archive: Container) -> None:
+    """``word_match`` writes a one-word prefix as the word (FTS5 then need not merge the
+    doclists a prefix covers): the same matches and the same bm25 scores, to the last bit."""
+    sql = (
+        "SELECT rowid, bm25(items_short, 4.0, 3.0, 1.0, 0.5) FROM items_short "
+        "WHERE items_short MATCH ? ORDER BY 2, rowid DESC"
+    )
+    rewritten = 0
+    with raw(archive) as conn:
+        for text in (*QUERIES, "training image", "pruned experts"):
+            query = build_query(text, 200)
+            forms = search_sqlite.index_stem_forms(conn, {}, query)
+            for any_term in (False, True):
+                plain = query.word_match(forms, any_term=any_term)
+                mine = search_rank.word_match(conn, query, forms, any_term)
+                rewritten += mine != plain
+                want = conn.execute(sql, (plain,)).fetchall()
+                assert want, text
+                assert conn.execute(sql, (mine,)).fetchall() == want, (text, mine)
+    assert rewritten >= 4  # "training"*, "sparse"*, ... have a single index word
+
+
+@FTS5
+async def test_one_listed_word_with_few_items_takes_its_list(archive: Container) -> None:
+    """Below CHEAP matches FTS5 ranks, except for one word with a list: its list decides."""
+    with raw(archive) as conn:
+        few = [
+            term
+            for term, docs in conn.execute(
+                "SELECT term, docs FROM items_short_terms WHERE floor IS NOT NULL AND docs <= ?",
+                (search_rank.CHEAP,),
+            )
+            if term.isascii() and len(term) >= 3
+        ]
+        decided = 0
+        for word in few:
+            mine = listed(conn, word, 10, SearchFilters())
+            if mine is not None:
+                decided += 1
+                assert mine == exact(conn, word, 10, SearchFilters()), word
+            assert listed(conn, f"{word} {word}x", 10, SearchFilters()) is None  # FTS5 ranks
+    assert decided >= 1
