@@ -11,10 +11,13 @@ service (timed: rows per second, search index rebuild included), then times
 ``ArchiveService.search`` on both (p50/p95 per class and per kind of query; targets as on
 SQLite: p95 <= 10 ms for 3+ characters, <= 30 ms for 1-2 character CJK) and reports the
 PostgreSQL/SQLite ratio, how often the two stores' best hit and whole top 10 (in order) agree,
-their mean top-10 overlap, and the SQL statements PostgreSQL ran per search (work that does not
-depend on the machine's load). With ``--keep DIR`` the SQLite archive stays in DIR and the
-PostgreSQL copy in a database named after it, both reused by the next run. Always exits 0;
-the machine may be busy: the load average is printed; run it twice and keep the quieter run.
+their mean top-10 overlap (overlap@10), and the SQL statements PostgreSQL ran per search (work
+that does not depend on the machine's load); next to the wall times, the mean CPU per search of
+this process (``time.process_time``) and of the PostgreSQL backends serving it (a local server:
+their run time from ``/proc/<pid>/schedstat``), and the backends' share of the wall time.
+With ``--keep DIR`` the SQLite archive stays in DIR and the PostgreSQL copy in a database named
+after it, both reused by the next run. Always exits 0; the machine may be busy: the load average
+is printed; run it twice and keep the quieter run.
 """
 
 from __future__ import annotations
@@ -60,6 +63,9 @@ def load() -> str:
 class Figures:
     lite: list[float] = field(default_factory=list)  # ms
     pg: list[float] = field(default_factory=list)  # ms
+    lite_cpu: list[float] = field(default_factory=list)  # ms of this process's CPU
+    pg_cpu: list[float] = field(default_factory=list)  # ms of this process's CPU
+    backend: list[float] = field(default_factory=list)  # ms of the PostgreSQL backends' CPU
     statements: list[int] = field(default_factory=list)  # PostgreSQL statements per search
     same_best: list[bool] = field(default_factory=list)
     same_top: list[bool] = field(default_factory=list)  # the whole top 10, in order
@@ -67,19 +73,52 @@ class Figures:
 
 
 class Counter:
-    """Counts the statements an engine runs (a SQLAlchemy event)."""
+    """Counts the statements an engine's connections run, through SQLAlchemy or on the
+    psycopg connection itself (``bot.store.search_pg`` runs its own): a SQLAlchemy
+    ``connect`` event that gives each new connection a counting cursor class."""
 
     def __init__(self) -> None:
         self.n = 0
 
-    def __call__(self, *_: Any) -> None:
-        self.n += 1
+    def __call__(self, dbapi_connection: Any, _record: Any) -> None:
+        counter = self
+        base = dbapi_connection.cursor_factory
+
+        class Counting(base):  # type: ignore[misc, valid-type]
+            def execute(self, *args: Any, **kwargs: Any) -> Any:
+                counter.n += 1
+                return super().execute(*args, **kwargs)
+
+        dbapi_connection.cursor_factory = Counting
 
 
-async def search_ms(app: Container, q: str, limit: int) -> float:
-    started = time.perf_counter()
+class Backends:
+    """The CPU time of the PostgreSQL backends serving an engine (a local server only): the
+    kernel's nanosecond run time (``/proc/<pid>/schedstat``) of every backend the engine
+    connected to, so a search's server-side CPU shows next to its wall time."""
+
+    def __init__(self) -> None:
+        self.pids: set[int] = set()
+
+    def __call__(self, dbapi_connection: Any, _record: Any) -> None:
+        self.pids.add(int(dbapi_connection.info.backend_pid))
+
+    def cpu_ms(self) -> float | None:
+        """Their CPU so far (ms), or None when not readable (a remote server)."""
+        total = 0
+        for pid in self.pids:
+            try:
+                total += int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                return None
+        return total / 1e6
+
+
+async def search_ms(app: Container, q: str, limit: int) -> tuple[float, float]:
+    """(wall ms, this process's CPU ms) of one search."""
+    started, cpu = time.perf_counter(), time.process_time()
     await app.archive.search(q, limit=limit)
-    return (time.perf_counter() - started) * 1000
+    return (time.perf_counter() - started) * 1000, (time.process_time() - cpu) * 1000
 
 
 async def top(app: Container, q: str, limit: int) -> list[tuple[str, str, str | None]]:
@@ -88,19 +127,30 @@ async def top(app: Container, q: str, limit: int) -> list[tuple[str, str, str | 
 
 
 async def measure(
-    apps: dict[str, Container], batch: Sequence[Query], limit: int, counter: Counter
+    apps: dict[str, Container],
+    batch: Sequence[Query],
+    limit: int,
+    counter: Counter,
+    backends: Backends,
 ) -> dict[str, Figures]:
-    """Per kind of query: latency on both stores (interleaved, after a warm-up), statements,
-    agreement of the top 10."""
+    """Per kind of query: latency and CPU on both stores (interleaved, after a warm-up), the
+    backends' CPU, statements, agreement of the top 10."""
     for q in batch[:5]:
         for app in apps.values():
             await app.archive.search(q.text, limit=limit)
     kinds: dict[str, Figures] = defaultdict(Figures)
     for q in batch:
         f = kinds[q.kind]
-        f.lite.append(await search_ms(apps["sqlite"], q.text, limit))
-        before = counter.n
-        f.pg.append(await search_ms(apps["postgres"], q.text, limit))
+        wall, cpu = await search_ms(apps["sqlite"], q.text, limit)
+        f.lite.append(wall)
+        f.lite_cpu.append(cpu)
+        before, server = counter.n, backends.cpu_ms()
+        wall, cpu = await search_ms(apps["postgres"], q.text, limit)
+        after = backends.cpu_ms()
+        f.pg.append(wall)
+        f.pg_cpu.append(cpu)
+        if server is not None and after is not None:
+            f.backend.append(after - server)
         f.statements.append(counter.n - before)
         a, b = await top(apps["sqlite"], q.text, 10), await top(apps["postgres"], q.text, 10)
         f.same_best.append(a[:1] == b[:1])
@@ -112,19 +162,27 @@ async def measure(
 def row(name: str, f: Figures, target: float | None) -> list[str]:
     p95_lite, p95_pg = pct(f.lite, 95), pct(f.pg, 95)
     met = "" if target is None else f"{target:.0f} ({'met' if p95_pg <= target else 'missed'})"
+    server = f"{statistics.mean(f.backend):.2f}" if f.backend else "-"
+    share = f"{sum(f.backend) / sum(f.pg):.0%}" if f.backend and sum(f.pg) else "-"
     return [
         name,
         str(len(f.pg)),
         f"{statistics.median(f.lite):.1f}",
         f"{p95_lite:.1f}",
+        f"{max(f.lite):.1f}",
+        f"{statistics.mean(f.lite_cpu):.2f}",
         f"{statistics.median(f.pg):.1f}",
         f"{p95_pg:.1f}",
+        f"{max(f.pg):.1f}",
+        f"{statistics.mean(f.pg_cpu):.2f}",
+        server,
+        share,
         f"{p95_pg / p95_lite:.1f}x" if p95_lite else "-",
         met,
         f"{statistics.mean(f.statements):.1f}",
         f"{sum(f.same_best) / len(f.same_best):.0%}",
         f"{sum(f.same_top) / len(f.same_top):.0%}",
-        f"{statistics.mean(f.overlap):.1%}",
+        f"{statistics.mean(f.overlap):.3f}",
     ]
 
 
@@ -134,16 +192,18 @@ async def report_search(
     queries: dict[str, list[Query]],
     limit: int,
     counter: Counter,
+    backends: Backends,
 ) -> None:
-    table = Table(title=f"search, top {limit} (ms; targets apply to PostgreSQL as to SQLite)")
-    for column in ("class / kind", "queries", "SQLite p50", "SQLite p95", "PG p50", "PG p95"):
+    title = "search, top {} (ms; CPU: mean ms per search; targets apply to PostgreSQL as to SQLite)"
+    table = Table(title=title.format(limit))
+    columns = ["class / kind", "queries", "SQLite p50", "SQLite p95", "SQLite max", "SQLite CPU"]
+    columns += ["PG p50", "PG p95", "PG max", "PG CPU (bench)", "PG CPU (server)", "server share"]
+    columns += ["PG/SQLite p95", "target", "PG statements", "same best hit", "same top 10"]
+    for column in [*columns, "overlap@10"]:
         table.add_column(column, justify="right")
-    for column in ("PG/SQLite p95", "target", "PG statements", "same best hit", "same top 10"):
-        table.add_column(column, justify="right")
-    table.add_column("top-10 overlap", justify="right")
     for name, batch in queries.items():
         console.print(f"load before {name}: {load()}")
-        kinds = await measure(apps, batch, limit, counter)
+        kinds = await measure(apps, batch, limit, counter, backends)
         total = Figures()
         for f in kinds.values():
             for attr in Figures.__slots__:
@@ -156,7 +216,7 @@ async def report_search(
 
 
 async def run(n_items: int, per_class: int, limit: int, seed: int, keep: Path | None) -> None:
-    console = Console(width=160)
+    console = Console(width=250)
     console.print(f"load at start: {load()}")
     admin = create_engine(ADMIN, isolation_level="AUTOCOMMIT")
     name = (
@@ -208,11 +268,18 @@ async def run(n_items: int, per_class: int, limit: int, seed: int, keep: Path | 
                 store: build(load_settings(database_url=url), FrozenClock(NOW))
                 for store, url in (("sqlite", sqlite_url), ("postgres", pg_url))
             }
-            counter = Counter()
-            event.listen(apps["postgres"].sync_engine, "before_cursor_execute", counter)
+            counter, backends = Counter(), Backends()
+            event.listen(apps["postgres"].sync_engine, "connect", backends)
+            event.listen(apps["postgres"].sync_engine, "connect", counter)
+            with apps["postgres"].sync_engine.connect() as c:
+                settings = {
+                    name: c.execute(text(f"SHOW {name}")).scalar_one()
+                    for name in ("server_version", "jit", "plan_cache_mode", "work_mem")
+                }
+            console.print("PostgreSQL: " + ", ".join(f"{k} {v}" for k, v in settings.items()))
             try:
                 queries = make_queries(issues, per_class, seed)
-                await report_search(console, apps, queries, limit, counter)
+                await report_search(console, apps, queries, limit, counter, backends)
             finally:
                 for app in apps.values():
                     await app.aclose()

@@ -32,6 +32,13 @@ the vocabulary from which a query word's other stem forms are read) and
 * A phrase counts where it occurs, except, when any word may match, in a row where the AND
   around it fails (FTS5 clears those phrases).
 
+Speed (issue 11): the scoring statement decompresses each item's token texts once and counts
+each phrase once, in derived tables (a LATERAL form was Memoized by the planner: every row's
+texts hashed for a cache that never hits, about 0.1 ms a row); a prefix that covers one index
+word is searched as that word (GIN then reads its posting list instead of collecting every
+item of a prefix into a bitmap); the statements run on the session's psycopg connection
+itself (``_all``), without ``text()``'s parsing and compiling.
+
 ``body`` (the four columns joined) has a ``pg_trgm`` GIN index for in-word substrings (gan in
 BigGAN), used, as on SQLite, only to top up when the words find fewer items than asked for.
 A statement trigger takes removed items out of the statistics (their rows go with their items,
@@ -46,10 +53,12 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import combinations
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import text
+import psycopg
+from sqlalchemy.orm import Session
 
 from bot.domain.model import SearchFilters
 from bot.domain.search import FtsQuery, cjk_tokens, stem_forms
@@ -65,6 +74,7 @@ from bot.store.search_pg_index import (
     index_items,
     quote,
     rebuild,
+    texts_sql,
     weighted_freq,
 )
 from bot.store.search_rank import (
@@ -94,6 +104,28 @@ FIRST_DEPTH = 32  # list rows read per word in the first round; x4 each further 
 CJK_RUN = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+")
 
 
+# ------------------------------------------------------------------ statements
+BIND = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+@lru_cache(maxsize=512)
+def dbapi_sql(sql: str) -> str:
+    """A statement with SQLAlchemy's ``:name`` parameters in psycopg's ``%(name)s`` style."""
+    return BIND.sub(r"%(\1)s", sql.replace("%", "%%"))
+
+
+def _all(conn: Conn, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """The rows of one statement (``:name`` parameters), run on the session's own psycopg
+    connection, in its transaction: ``text()`` costs a search 0.2-0.5 ms of CPU per
+    statement (parsing the parameters of a long statement, compiling, wrapping the rows) and
+    a search runs 3 to 10 of them; the ranking has nothing for the ORM to do."""
+    connection = conn.connection() if isinstance(conn, Session) else conn
+    raw = cast(psycopg.Connection[Any], connection.connection.driver_connection)
+    with raw.cursor() as cur:
+        cur.execute(dbapi_sql(sql), params)
+        return cur.fetchall()
+
+
 # ------------------------------------------------------------------ match expressions
 def stem_vocabulary(conn: Conn, query: FtsQuery) -> dict[str, tuple[str, ...]]:
     """query word -> the index's other words of its stem, read from the vocabulary's
@@ -101,13 +133,12 @@ def stem_vocabulary(conn: Conn, query: FtsQuery) -> dict[str, tuple[str, ...]]:
     ranges = [(n, low, high) for n, word in enumerate(query.stems) for low, high in word.ranges]
     if not ranges:
         return {}
-    found = conn.execute(
-        text(
-            "SELECT r.n, t.term FROM unnest(CAST(:ns AS integer[]), CAST(:lows AS text[]), "
-            "CAST(:highs AS text[])) r(n, low, high) CROSS JOIN LATERAL (SELECT term FROM "
-            f'{TERMS} x WHERE x.term >= r.low COLLATE "C" AND x.term < r.high COLLATE "C" '
-            "ORDER BY x.term LIMIT :scan) t"
-        ),
+    found = _all(
+        conn,
+        "SELECT r.n, t.term FROM unnest(CAST(:ns AS integer[]), CAST(:lows AS text[]), "
+        "CAST(:highs AS text[])) r(n, low, high) CROSS JOIN LATERAL (SELECT term FROM "
+        f'{TERMS} x WHERE x.term >= r.low COLLATE "C" AND x.term < r.high COLLATE "C" '
+        "ORDER BY x.term LIMIT :scan) t",
         {
             "ns": [n for n, _, _ in ranges],
             "lows": [low for _, low, _ in ranges],
@@ -125,31 +156,41 @@ def stem_vocabulary(conn: Conn, query: FtsQuery) -> dict[str, tuple[str, ...]]:
     return forms
 
 
-def _phrase(parts: Sequence[str], *, prefix_last: bool) -> str:
+def _phrase(parts: Sequence[str], *, prefix_last: bool, sole: dict[str, str] | None = None) -> str:
+    """The tsquery of a phrase. ``sole``: prefix -> the one index word it covers, written as
+    that word (the same items; GIN finds an exact word by its posting list where a prefix
+    first collects every item of every word it covers into a bitmap: milliseconds for a
+    common word)."""
     quoted = [quote(p) for p in parts]
     if prefix_last:
-        quoted[-1] += ":*"
+        word = (sole or {}).get(parts[-1])
+        quoted[-1] = quote(word) if word is not None else quoted[-1] + ":*"
     return quoted[0] if len(quoted) == 1 else "(" + " <-> ".join(quoted) + ")"
 
 
-def _segment(segment: str, forms: Sequence[str]) -> str | None:
+def _segment(segment: str, forms: Sequence[str], sole: dict[str, str] | None) -> str | None:
     if CJK_RUN.fullmatch(segment):
         grams = [segment] if len(segment) <= 2 else cjk_tokens(segment)[len(segment) :]
         return _phrase(grams, prefix_last=False)  # consecutive bigrams: an exact phrase
     parts = tokens(segment)
     if not parts:
         return None
-    alternatives = [_phrase(parts, prefix_last=True), *(quote(f) for f in forms)]
+    alternatives = [_phrase(parts, prefix_last=True, sole=sole), *(quote(f) for f in forms)]
     return alternatives[0] if len(alternatives) == 1 else "(" + " | ".join(alternatives) + ")"
 
 
 def ts_query(
-    query: FtsQuery, forms: dict[str, tuple[str, ...]], *, any_term: bool = False
+    query: FtsQuery,
+    forms: dict[str, tuple[str, ...]],
+    *,
+    any_term: bool = False,
+    sole: dict[str, str] | None = None,
 ) -> str | None:
-    """The tsquery literal SQLite's ``FtsQuery.word_match`` would be, or None (no words)."""
+    """The tsquery literal SQLite's ``FtsQuery.word_match`` would be, or None (no words).
+    ``sole``: prefixes of one index word, written as that word (``_phrase``)."""
     clauses: list[str] = []
     for segments in query.segments:
-        parts = [p for s in segments if (p := _segment(s, forms.get(s, ()))) is not None]
+        parts = [p for s in segments if (p := _segment(s, forms.get(s, ()), sole)) is not None]
         if parts:
             clauses.append(parts[0] if len(parts) == 1 else "(" + " & ".join(parts) + ")")
         elif not any_term:
@@ -163,18 +204,18 @@ def ts_query(
 Groups = list[list[list[int]]]  # clauses of segments of alternative phrases (their numbers)
 
 
-def _score_sql(n_phrases: int, groups: Groups | None = None) -> tuple[str, str]:
-    """(lateral subquery of the phrase frequencies, score expression): FTS5's bm25 with the
-    same floating point steps as ``search_rank`` (idf * (f * (k1 + 1)) / (f + k1 * (1 - b + b *
-    |D| / avgdl)), summed over the phrases in order). With ``groups`` (any word may match): a
-    phrase counts only where its whole clause matches, as FTS5 clears the phrases of an AND
-    that fails in a row."""
-    columns = [f"d.{col}" for col in TOKEN_COLUMNS]
-    lateral = ""
-    if n_phrases > 1:  # each column decompressed once (not once per phrase): a plain copy
-        copies = ", ".join(f"{col} || '' AS c{n}" for n, col in enumerate(columns))
-        lateral = f"CROSS JOIN LATERAL (SELECT {copies} OFFSET 0) t "
-        columns = [f"t.c{n}" for n in range(len(columns))]
+def _score_sql(n_phrases: int, groups: Groups | None = None) -> tuple[list[str], str]:
+    """(the phrase frequencies over the token copies ``t.c0`` .. ``t.c3``,
+    score expression over them, ``f.f0`` ..): FTS5's bm25 with the same floating point steps
+    as ``search_rank`` (idf * (f * (k1 + 1)) / (f + k1 * (1 - b + b * |D| / avgdl)), summed
+    over the phrases in order). With ``groups`` (any word may match): a phrase counts only
+    where its whole clause matches, as FTS5 clears the phrases of an AND that fails in a row.
+
+    ``top_sql`` computes each level in a subquery of its own (``OFFSET 0``: not merged into
+    the next), so a column is decompressed once and a frequency counted once per row; the
+    levels are derived tables, not LATERAL subqueries, which the planner would Memoize,
+    hashing every row's texts as the cache key for a cache that never hits."""
+    columns = [f"t.c{n}" for n in range(len(TOKEN_COLUMNS))]
     freqs = []
     for n in range(n_phrases):
         counts = [
@@ -183,9 +224,8 @@ def _score_sql(n_phrases: int, groups: Groups | None = None) -> tuple[str, str]:
             for c, col in enumerate(columns)
         ]
         freqs.append("(" + " + ".join(counts) + f") AS f{n}")
-    lateral += f"CROSS JOIN LATERAL (SELECT {', '.join(freqs)} OFFSET 0) f"
     norm = "(CAST(:k1 AS float8) * ((CAST(1.0 AS float8) - CAST(:b AS float8)) + "
-    norm += "((CAST(:b AS float8) * d.length) / CAST(:avgdl AS float8))))"
+    norm += "((CAST(:b AS float8) * f.length) / CAST(:avgdl AS float8))))"
     terms = [
         f"CAST(:idf{n} AS float8) * ((f.f{n} * CAST(:k1p AS float8)) / (f.f{n} + {norm}))"
         for n in range(n_phrases)
@@ -199,7 +239,7 @@ def _score_sql(n_phrases: int, groups: Groups | None = None) -> tuple[str, str]:
         for segment in clause:
             for n in segment:
                 terms[n] = f"(CASE WHEN {matched} THEN {terms[n]} ELSE 0 END)"
-    return lateral, "(" + " + ".join(terms) + ")" if terms else "0"
+    return freqs, "(" + " + ".join(terms) + ")" if terms else "0"
 
 
 @dataclass(slots=True)
@@ -214,6 +254,11 @@ class _Query:
     clauses: Groups  # the phrases' numbers: clauses of segments of alternatives
     any_term: bool
     year_ids: tuple[int, int] | None = None
+    sole: dict[str, str] = field(default_factory=dict)  # prefix -> its one index word
+
+    def tsq(self, phrase: Phrase) -> str:
+        """The tsquery of one of the phrases (``_phrase``)."""
+        return _phrase(phrase.tokens, prefix_last=phrase.prefix, sole=self.sole)
 
     def missable(self) -> list[int]:
         """The phrases (numbers) a matching item may lack: the alternatives of a segment,
@@ -260,22 +305,26 @@ class _Query:
         else:
             sql, params = self.top_sql(limit, "SELECT unnest(CAST(:ids AS integer[]))")
             params["ids"] = list(ids)
-        return list(conn.execute(text(sql), params).all())
+        return _all(conn, sql, params)
 
     def top_sql(self, limit: int, candidates: str | None) -> tuple[str, dict[str, Any]]:
         """The statement of ``top``: over every match, or over the item ids ``candidates``
-        (a subquery) that match."""
+        (a subquery) that match. Three levels (``_score_sql``): the matching rows with their
+        token texts decompressed, the phrase frequencies, the score."""
         groups = self.clauses if self.any_term else None
-        lateral, score = _score_sql(len(self.phrases), groups)
+        freqs, score = _score_sql(len(self.phrases), groups)
         joins, where = self.where()
         params = self.params() | {"limit": limit}
         if candidates is None:
-            where = f"d.doc @@ CAST(:q AS tsquery){where}"
+            where, test = f"d.doc @@ CAST(:q AS tsquery){where}", ""
         else:
-            where = f"d.item_id IN ({candidates}) AND {self.matched()}{where}"
+            where, test = f"d.item_id IN ({candidates}){where}", f" WHERE {self.matched()}"
+        copies = ", ".join(f"d.{col} || '' AS c{n}" for n, col in enumerate(TOKEN_COLUMNS))
+        rows = f"SELECT d.item_id, d.length, {copies} FROM {DOCS} d{joins} WHERE {where} OFFSET 0"
+        counted = f"SELECT {', '.join(['t.item_id', 't.length', *freqs])} FROM ({rows}) t OFFSET 0"
         sql = (
-            f"SELECT {score} AS score, d.item_id FROM {DOCS} d{joins} {lateral} "
-            f"WHERE {where} ORDER BY score DESC, d.item_id DESC LIMIT :limit"
+            f"SELECT {score} AS score, f.item_id FROM ({counted}) f{test} "
+            "ORDER BY score DESC, f.item_id DESC LIMIT :limit"
         )
         return sql, params
 
@@ -333,19 +382,22 @@ def _bm25_ids(
     phrases = [p for c in clauses for s in c for p in s]
     prefixes = sorted({p.tokens[-1] for p in phrases if p.prefix})
     rows, avgdl, known, expansions = _lookup(conn, {t for p in phrases for t in p.tokens}, prefixes)
+    sole = {w: found[0][0] for w, found in expansions.items() if found and len(found) == 1}
+    if sole:
+        match = ts_query(query, forms, any_term=any_term, sole=sole) or match
     docs = {p: _phrase_docs(p, known, expansions) for p in phrases}
     per_clause = [min(sum(docs[p] for p in seg) for seg in clause) for clause in clauses]
     estimate = sum(per_clause) if any_term else min(per_clause, default=0)
     several = len(set(phrases)) > 1
     weights = [
-        idf(rows, _exact_docs(conn, p, docs[p], expansions.get(p.tokens[-1]), several))
+        idf(rows, _exact_docs(conn, p, docs[p], expansions.get(p.tokens[-1]), several, sole))
         if p.prefix
-        else idf(rows, _exact_docs(conn, p, docs[p], None, several))
+        else idf(rows, _exact_docs(conn, p, docs[p], None, several, sole))
         for p in phrases
     ]
     numbers = iter(range(len(phrases)))
     groups = [[[next(numbers) for _ in seg] for seg in clause] for clause in clauses]
-    ranking = _Query(match, phrases, weights, avgdl, filters, groups, any_term)
+    ranking = _Query(match, phrases, weights, avgdl, filters, groups, any_term, sole=sole)
     if filters.year is not None:
         ranking.year_ids = _year_ids(conn, filters.year)
         if ranking.year_ids is None:
@@ -375,8 +427,9 @@ def _lookup(
         "ORDER BY x.term LIMIT :n) t"
     )
     highs = [p[:-1] + chr(ord(p[-1]) + 1) for p in prefixes]
-    found = conn.execute(
-        text(sql),
+    found = _all(
+        conn,
+        sql,
         {"terms": sorted(terms), "lows": prefixes, "highs": highs, "n": MAX_EXPANSIONS + 1},
     )
     rows, total = 0, 0.0
@@ -415,6 +468,7 @@ def _exact_docs(
     estimate: int,
     words: list[tuple[str, Known]] | None,
     several: bool,
+    sole: dict[str, str] | None = None,
 ) -> int:
     """The items holding the phrase, as FTS5 counts them for its idf: the word's own count
     when the phrase is one word; else counted when that is cheap (few items; a prefix of two
@@ -427,8 +481,8 @@ def _exact_docs(
         return estimate  # a prefix of one index word (or none): that word's count
     if estimate <= CHEAP:
         sql = f"SELECT count(*) FROM {DOCS} d WHERE d.doc @@ CAST(:q AS tsquery)"
-        found = conn.execute(text(sql), {"q": _phrase(phrase.tokens, prefix_last=phrase.prefix)})
-        return int(found.scalar_one())
+        found = _all(conn, sql, {"q": _phrase(phrase.tokens, prefix_last=phrase.prefix, sole=sole)})
+        return int(found[0][0])
     if len(phrase.tokens) > 1 or words is None or not 2 <= len(words) <= 3:
         return estimate
     if any(min(a[1][0], b[1][0]) > OVERLAP_MAX for a, b in combinations(words, 2)):
@@ -439,7 +493,7 @@ def _exact_docs(
         for n in range(len(groups))
     )
     params = {f"g{n}": " & ".join(quote(w) for w, _ in g) for n, g in enumerate(groups)}
-    overlaps = conn.execute(text(f"SELECT {counts}"), params).one()
+    overlaps = _all(conn, f"SELECT {counts}", params)[0]
     union = sum(k[0] for _, k in words)  # inclusion-exclusion
     for group, count in zip(groups, overlaps, strict=True):
         union += int(count) if len(group) % 2 else -int(count)
@@ -447,13 +501,12 @@ def _exact_docs(
 
 
 def _year_ids(conn: Conn, year: int) -> tuple[int, int] | None:
-    low, high = conn.execute(
-        text(
-            "SELECT min(i.id), max(i.id) FROM items i JOIN issues s ON s.id = i.issue_id "
-            "WHERE s.year = :y"
-        ),
+    low, high = _all(
+        conn,
+        "SELECT min(i.id), max(i.id) FROM items i JOIN issues s ON s.id = i.issue_id "
+        "WHERE s.year = :y",
         {"y": year},
-    ).one()
+    )[0]
     return None if low is None else (int(low), int(high))
 
 
@@ -511,13 +564,13 @@ def _threshold(
     if missable:
         rare = list(dict.fromkeys(p for p in missable if docs[p] <= RARE))
         if rare:
-            ids = _ids(conn, " | ".join(_phrase(p.tokens, prefix_last=p.prefix) for p in rare))
+            ids = _ids(conn, " | ".join(ranking.tsq(p) for p in rare))
             score(ids)
             seen.update(ids)
             settled.update(rare)
         rest = list(dict.fromkeys(p for p in phrases if p not in settled))
         if any(p in missable for p in rest):
-            conj = " & ".join(_phrase(p.tokens, prefix_last=p.prefix) for p in rest)
+            conj = " & ".join(ranking.tsq(p) for p in rest)
             ids, scored = _conjunction(conn, ranking, conj, seen, limit)
             if len(ids) <= CONJUNCTION_MAX:
                 for found, item_id in scored:
@@ -606,7 +659,7 @@ def _conjunction(
         f"SELECT 1, score, item_id FROM ({top}) s"
     )
     params |= {"conj": conj, "most": CONJUNCTION_MAX, "seen": sorted(seen)}
-    rows = conn.execute(text(sql), params).all()
+    rows = _all(conn, sql, params)
     return [int(r[2]) for r in rows if r[0] == 0], [(r[1], r[2]) for r in rows if r[0] == 1]
 
 
@@ -615,16 +668,15 @@ def _ids(conn: Conn, match: str, cap: int | None = None) -> list[int]:
     sql = f"SELECT item_id FROM {DOCS} WHERE doc @@ CAST(:q AS tsquery)"
     if cap is not None:
         sql += f" LIMIT {int(cap)}"
-    return [int(r[0]) for r in conn.execute(text(sql), {"q": match})]
+    return [int(r[0]) for r in _all(conn, sql, {"q": match})]
 
 
 def _rare_rows(conn: Conn, term: str, avgdl: float) -> list[tuple[float, int]]:
     """Every item of a word without a list, with its saturation, best first."""
-    found = conn.execute(
-        text(
-            f"SELECT d.item_id, d.length, {count_sql('p')} FROM {DOCS} d "
-            "WHERE d.doc @@ CAST(:q AS tsquery)"
-        ),
+    found = _all(
+        conn,
+        f"SELECT d.item_id, d.length, {count_sql('p')} "
+        f"FROM {texts_sql('doc @@ CAST(:q AS tsquery)')} d",
         {"p": Phrase((term,), False).pattern(), "q": quote(term)},
     )
     rows = [(saturation(weighted_freq(counts), int(n), avgdl), int(i)) for i, n, *counts in found]
@@ -677,7 +729,7 @@ def _read(
         )
     elif not listed:
         return found, []
-    rows = conn.execute(text(sql), params).all()
+    rows = _all(conn, sql, params)
     scored = [(r[2], r[3]) for r in rows if r[0] == 1] if scoring is not None else []
     read = [r[1:] for r in rows if r[0] == 0] if scoring is not None else rows
     last: dict[str, float] = {}
@@ -709,11 +761,10 @@ def _values(conn: Conn, sources: list[_Source], ids: set[int]) -> dict[int, dict
             for item_id in ids:
                 found.setdefault(item_id, {})[source.term] = source.floor
     if listed:
-        stored = conn.execute(
-            text(
-                f"SELECT item_id, term, impact FROM {IMPACTS} "
-                "WHERE item_id = ANY(CAST(:ids AS integer[])) AND term = ANY(CAST(:t AS text[]))"
-            ),
+        stored = _all(
+            conn,
+            f"SELECT item_id, term, impact FROM {IMPACTS} "
+            "WHERE item_id = ANY(CAST(:ids AS integer[])) AND term = ANY(CAST(:t AS text[]))",
             {"ids": sorted(ids), "t": [s.term for s in listed]},
         )
         for item_id, term, impact in stored:
@@ -773,6 +824,6 @@ def _substring_ids(
         f"WHERE ({found}){''.join(f' AND {w}' for w in where)} "
         "ORDER BY d.item_id DESC LIMIT :cap) c ORDER BY score DESC, item_id DESC LIMIT :limit"
     )
-    rows = conn.execute(text(sql), {**params, **likes, "cap": RANK_CANDIDATES, "limit": limit})
+    rows = _all(conn, sql, {**params, **likes, "cap": RANK_CANDIDATES, "limit": limit})
     more = [int(r[0]) for r in rows if int(r[0]) not in seen]
     return more[: limit - len(seen)]

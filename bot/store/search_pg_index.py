@@ -232,8 +232,8 @@ def build_list(conn: Conn, term: str) -> None:
     phrase = Phrase((term,), False)
     found = conn.execute(
         text(
-            f"SELECT d.item_id, d.length, {count_sql('p')} FROM {DOCS} d "
-            "WHERE d.doc @@ CAST(:q AS tsquery)"
+            f"SELECT d.item_id, d.length, {count_sql('p')} "
+            f"FROM {texts_sql('doc @@ CAST(:q AS tsquery)')} d"
         ),
         {"p": phrase.pattern(), "q": quote(term)},
     ).all()
@@ -325,6 +325,13 @@ def rebuild(conn: Conn) -> None:
 
 
 # ------------------------------------------------------------------ phrase counts in SQL
+def texts_sql(where: str) -> str:
+    """The rows of ``where`` (over ``items_short_pg``) with their token texts decompressed
+    once (``count_sql`` reads each column twice), as a derived table to name ``d``."""
+    copies = ", ".join(f"{c} || '' AS {c}" for c in TOKEN_COLUMNS)
+    return f"(SELECT item_id, length, {copies} FROM {DOCS} WHERE {where} OFFSET 0)"
+
+
 def count_sql(param: str) -> str:
     """Per token column, how often the phrase pattern ``:param`` occurs (``str.count``)."""
     return ", ".join(
