@@ -15,6 +15,7 @@ import pytest
 
 from bot.domain.digest import parse_digest
 from tests.builders import BENCHMARKS, run_bench_quick
+from tests.conftest import PG_ADMIN
 
 
 def _load_synthetic() -> ModuleType:
@@ -57,6 +58,30 @@ def test_bench_claims_quick(tmp_path: Path) -> None:
     for line, (pace, procs) in zip(lines, [(30, 1), (30, 4), (1000, 1), (1000, 4)], strict=True):
         assert line.split()[1] == f"{pace}/s" and line.split()[2] == str(procs), line
         assert "transactions" in line and "load" in line, line
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_bench_search_pg_quick(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """3,000 items on SQLite and copied to PostgreSQL (a database of its own on the server the
+    tests use, dropped after): both stores searched, both processes' CPU, the ratio and
+    overlap@10 printed."""
+    monkeypatch.setenv("DIGESTBOT_BENCH_PG", PG_ADMIN)
+    out = run_bench_quick("bench_search_pg.py", tmp_path)
+    for label in (
+        "db copy to PostgreSQL",
+        "PostgreSQL: server_version",
+        "3+ chars",
+        "1-2 char CJK",
+        "PG p95",
+        "PG CPU (server)",
+        "PG/SQLite p95",
+        "overlap@10",
+        "load after",
+    ):
+        assert label in out, (label, out)
 
 
 @pytest.mark.slow

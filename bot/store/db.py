@@ -19,6 +19,11 @@ from bot.store.sqlite_conn import BUSY_TIMEOUT_MS as BUSY_TIMEOUT_MS
 from bot.store.sqlite_conn import apply_pragmas
 from bot.store.sqlite_conn import sqlite_path as sqlite_path
 
+# PostgreSQL's JIT compiles a statement planned above jit_above_cost, for tens of ms: the
+# search's statements run in a few ms, so compiling them never pays back (libpq options: no
+# extra round trip per connection)
+PG_CONNECT_ARGS: dict[str, Any] = {"options": "-c jit=off"}
+
 
 class DatabaseURLError(SettingsError, ValueError):
     """The database URL names a backend digestbot does not support."""
@@ -68,6 +73,8 @@ def make_engine(raw: str) -> AsyncEngine:
     kwargs: dict[str, Any] = {}
     if url.get_backend_name() == "sqlite":
         kwargs["connect_args"] = {"timeout": BUSY_TIMEOUT_MS / 1000}
+    else:
+        kwargs["connect_args"] = dict(PG_CONNECT_ARGS)
     engine = create_async_engine(url, **kwargs)
     install_sqlite_pragmas(engine.sync_engine)
     return engine
@@ -80,6 +87,10 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 def make_sync_engine(raw: str) -> Engine:
     """A synchronous engine on the same database, for bulk work run in a worker thread."""
     prepare_sqlite_file(raw)
-    engine = create_engine(sync_url(raw))
+    url = sync_url(raw)
+    kwargs: dict[str, Any] = {}
+    if url.get_backend_name() == "postgresql":
+        kwargs["connect_args"] = dict(PG_CONNECT_ARGS)
+    engine = create_engine(url, **kwargs)
     install_sqlite_pragmas(engine)
     return engine
