@@ -31,7 +31,12 @@ the memory of a container that broadcast one post to 10,000 subscribers.
    cost (their size, entities and keyboards through PTB, HTTP and the fake). Then, with
    nothing kept, the /search commands of part 1 (every query searched) and the mix; and the
    mix with PTB ``concurrent_updates=--concurrency``. A summary table ends the part, with the
-   kept answers' hits, misses and resets. ``--limiter``: our bot with PTB's AIORateLimiter,
+   kept answers' hits, misses and resets. ``--broadcast N`` (default 50; 0 skips): the mix
+   again while a separate process commits N ledger-like writes a second (a delivery of a post
+   being broadcast marked sent per commit, a lease row now and then), with the answers kept
+   under ``data_version`` alone (every commit drops them: the signal before migration 0015)
+   and under the content versions (only writes of what the answers read drop them); the
+   kept answers' counts follow each. ``--limiter``: our bot with PTB's AIORateLimiter,
    limits off (what it costs; in ``run`` replies also share Telegram's 30 msg/s budget).
 3. Memory: RSS (VmRSS, and the peak VmHWM, from /proc/self/status) of a container with
    10,000 subscribers in its database after ``release_due`` (audience worked out, delivery
@@ -53,6 +58,7 @@ import gc
 import itertools
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -84,7 +90,7 @@ from bot.config import Settings, load_settings
 from bot.sandbox import ServerThread, TelegramState, make_telegram_app, running
 from bot.services.browse import BrowseService
 from bot.services.subscribers import SubscriberService
-from bot.store.data_version import NoVersion
+from bot.store.data_version import ARCHIVE, SUBSCRIBERS, NoVersion, data_version
 from bot.store.migrate import upgrade
 from bot.telegram import Services, buttons, install, replies, subscriber
 from bot.telegram.keyboards import setting_data
@@ -249,11 +255,16 @@ async def bots(
     *,
     limiter: bool = False,
     cached: bool = True,
+    services: tuple[BrowseService, SubscriberService] | None = None,
 ) -> AsyncIterator[tuple[AnyApp, AnyApp]]:
     """Ours (every handler of bot.telegram) and a bare echo bot, both initialized.
-    ``cached`` False: our services keep nothing (every answer read from the database)."""
+    ``cached`` False: our services keep nothing (every answer read from the database);
+    ``services``: these browse and subscriber services instead of the container's."""
     ours = application(url, concurrency, limiter=limiter)
-    browse, subscribers = (app.browse, app.subscribers) if cached else uncached(app)
+    if services is not None:
+        browse, subscribers = services
+    else:
+        browse, subscribers = (app.browse, app.subscribers) if cached else uncached(app)
     install(ours, Services(app.archive, browse, subscribers, app.settings, clock))
     bare = application(url, concurrency)
     bare.add_handler(MessageHandler(filters.TEXT, echo))
@@ -517,6 +528,83 @@ def uncached(app: Container) -> tuple[BrowseService, SubscriberService]:
     return browse, subscribers
 
 
+def signalled(app: Container, scoped: bool) -> tuple[BrowseService, SubscriberService]:
+    """Browse and subscriber services keeping answers under SQLite's change signal: scoped
+    (content versions, migration 0015: only the writes their answers read drop them) or
+    coarse (``data_version`` alone: every commit of any connection drops them)."""
+    archive = data_version(app.sync_engine, ARCHIVE if scoped else None)
+    people = data_version(app.sync_engine, SUBSCRIBERS if scoped else None)
+    browse = BrowseService(
+        app.sync_sessions, app.clock, app.archive, app.settings.schedule, version=archive
+    )
+    subscribers = SubscriberService(
+        app.sessions, app.clock, app.settings.schedule, version=people, quiet_writes=archive
+    )
+    return browse, subscribers
+
+
+class LedgerWriter:
+    """``per_second`` ledger-like commits from a separate process (its CPU is not this
+    process's) until stopped: the writes that, with the coarse signal, drop every kept answer."""
+
+    SCRIPT = """
+import sqlite3, sys, threading, time
+path, per_second, rows = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+conn = sqlite3.connect(path, isolation_level=None, timeout=5)
+now = "2026-03-02 08:00:00.000000"
+post = conn.execute(
+    "INSERT INTO posts (kind, text, rank, slot, state, created_at, updated_at) "
+    "VALUES ('digest', 'bench broadcast', 0, ?, 'sending', ?, ?)", (now, now, now)
+).lastrowid
+conn.executemany(
+    "INSERT INTO deliveries (post_id, destination, state, attempts, due_at, duplicates, "
+    "updated_at) VALUES (?, ?, 'pending', 0, ?, 0, ?)",
+    [(post, f"telegram:{9_000_000 + k}", now, now) for k in range(rows)],
+)
+ids = [r[0] for r in conn.execute("SELECT id FROM deliveries WHERE post_id = ?", (post,))]
+stop = threading.Event()
+threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+print("ready", flush=True)
+commits, started = 0, time.monotonic()
+while not stop.is_set():
+    at = time.strftime("%Y-%m-%d %H:%M:%S.000000", time.gmtime())
+    conn.execute(
+        "UPDATE deliveries SET state = 'sent', sent_at = ?, updated_at = ? WHERE id = ?",
+        (at, at, ids[commits % len(ids)]),
+    )
+    if commits % 10 == 0:
+        conn.execute(
+            "INSERT INTO runtime_state (key, value, updated_at) VALUES ('lock:bench', ?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (str(commits), at)
+        )
+    commits += 1
+    stop.wait(max(0.0, started + commits / per_second - time.monotonic()))
+conn.execute("DELETE FROM runtime_state WHERE key = 'lock:bench'")
+conn.execute("DELETE FROM deliveries WHERE post_id = ?", (post,))
+conn.execute("DELETE FROM posts WHERE id = ?", (post,))
+print(f"commits {commits} in {time.monotonic() - started:.1f} s", flush=True)
+"""
+
+    def __init__(self, db: Path, per_second: float, rows: int = 1000) -> None:
+        self.command = [sys.executable, "-c", self.SCRIPT, str(db), str(per_second), str(rows)]
+        self.process: subprocess.Popen[str] | None = None
+        self.report = ""
+
+    def __enter__(self) -> LedgerWriter:
+        self.process = subprocess.Popen(
+            self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        assert self.process.stdout is not None
+        if self.process.stdout.readline().strip() != "ready":
+            raise RuntimeError("the ledger writer did not start")
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        assert self.process is not None
+        out, _ = self.process.communicate("", timeout=30)  # closes stdin: the writer stops
+        self.report = out.strip()
+
+
 def mix_texts(popular: Sequence[str], n: int, seed: int) -> list[str]:
     """``n`` updates of the subscriber mix: each block of 40 holds MIX_WEIGHTS exactly, in a
     random order; /search takes a popular query (Zipf: the k-th most popular 1/k as often)."""
@@ -630,12 +718,45 @@ async def measure_commands(
                 ratios[label] = await compare_throughput(
                     ours, bare, feeder, mix, args.rounds, label
                 )
+        if args.broadcast > 0:
+            await during_broadcast(app, feeder, url, mix, args, ratios)
     print_ratios(ratios)
     print(
         f"kept answers: browse {app.browse.cache.stats}, subscribers {app.subscribers.cache.stats}"
     )
     if state.rejected:
         print(f"  the fake rejected {len(state.rejected)} requests: {state.rejected[:3]}")
+
+
+async def during_broadcast(
+    app: Container,
+    feeder: Feeder,
+    url: str,
+    mix: Sequence[str],
+    args: argparse.Namespace,
+    ratios: dict[str, tuple[float, float, float | None]],
+) -> None:
+    """The mix while another process commits like the ledger broadcasting a post, with the
+    answers kept under the coarse signal (any commit drops them) and the scoped one."""
+    for scoped in (False, True):
+        services = signalled(app, scoped)
+        signal = "content versions" if scoped else "data_version alone"
+        label = f"mix, broadcast {args.broadcast:g} commits/s, {signal}"
+        with LedgerWriter(args.db, args.broadcast) as writer:
+            async with bots(url, app, feeder.clock, 1, limiter=args.limiter, services=services) as (
+                ours,
+                bare,
+            ):
+                await throughput(ours, feeder, mix[: args.warmup])
+                ratios[label] = await compare_throughput(
+                    ours, bare, feeder, mix, args.rounds, label
+                )
+        browse, subscribers = services
+        print(
+            f"  kept answers ({signal}): browse {browse.cache.stats}, subscribers "
+            f"{subscribers.cache.stats}; the ledger writer: {writer.report}",
+            flush=True,
+        )
 
 
 def commands_to_compare(mix: Sequence[str], n: int) -> list[tuple[str, list[str]]]:
@@ -672,6 +793,7 @@ async def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-cmd-") as tmp:
         folder: Path = args.keep or Path(tmp)  # main() created --keep
         db = folder / f"bench-{args.items}-{args.seed}.db"  # the name bench_search --keep uses
+        args.db = db
         reuse = db.exists()
         url = f"sqlite:///{db}"
         upgrade(url)
@@ -711,6 +833,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=int,
         default=8,
         help="also measure throughput with PTB concurrent_updates=N (1: skip)",
+    )
+    parser.add_argument(
+        "--broadcast",
+        type=float,
+        default=50.0,
+        help="also measure the mix while another process commits this many ledger-like "
+        "writes a second (0: skip)",
     )
     parser.add_argument("--server", choices=("loop", "thread"), default="loop")
     parser.add_argument(

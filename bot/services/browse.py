@@ -1,11 +1,14 @@
 """Browsing for subscribers: this week's picks and drip, any issue with its neighbours, the
 newest digest, recent picks, and search results page by page. Read-only (no commits).
 
-Every answer is kept (``bot.services.read_cache``) until the database changes: a repeated
+Every answer is kept (``bot.services.read_cache``) until the archive changes: a repeated
 /week, /latest, /picks or popular search costs a change check (microseconds, SQLite's
-``data_version``) instead of a worker-thread hop and its queries. Any commit, by this process
-or another (an import, a post sent, a subscriber's settings), drops every kept answer, so an
-answer is never older than the last commit. On PostgreSQL nothing is kept (no cheap signal)."""
+``data_version``, and the archive's content counter when it moved) instead of a worker-thread
+hop and its queries. Any commit that wrote what these answers read, by this process or another
+(an import, a removal, a post sent), drops every kept answer, so an answer is never older
+than the last such commit; the ledger's deliveries of a post still being broadcast and a
+subscriber's settings do not (``bot.store.data_version``, scope ``ARCHIVE``). On PostgreSQL
+nothing is kept (no cheap signal)."""
 
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ from bot.domain.model import SearchHit
 from bot.services.archive import ArchiveService, UnknownIssue
 from bot.services.read_cache import ReadCache
 from bot.store import browse as repo
-from bot.store.data_version import DataVersion, data_version
+from bot.store.data_version import ARCHIVE, DataVersion, data_version
 
 MAX_PER_PAGE = 50
 MAX_PAGE = 1000  # a forged page number is clamped, never an error
@@ -123,7 +126,7 @@ class BrowseService:
         self._archive = archive
         self._zone = ZoneInfo(schedule.timezone)
         if version is None:
-            version = data_version(sessions.kw["bind"])
+            version = data_version(sessions.kw["bind"], ARCHIVE)
         self.version = version  # SubscriberService(quiet_writes=...): settings leave it still
         self.cache: ReadCache[Any] = ReadCache(version, CACHED_ANSWERS)
 

@@ -3,9 +3,11 @@
 ``ReadCache.get(key, load)`` returns the answer kept for ``key`` while the database's change
 token (``bot.store.data_version``) still equals the one read before that answer was loaded;
 otherwise it loads, and keeps the answer under the token read *before* loading (a commit that
-lands during the load moves the token, so the answer is never served past it). Any commit by
-any connection of any process empties the cache: never a stale answer, at the price of
-reloading after unrelated writes. A token of None (no change signal) disables keeping.
+lands during the load moves the token, so the answer is never served past it). Every commit
+that wrote what the answers are read from (the token's scope: the archive, the subscribers),
+by any connection of any process, empties the cache: never a stale answer; other commits (the
+ledger's deliveries during a broadcast) leave it. A token of None (no change signal) disables
+keeping.
 
 Kept answers are shared by every caller: they must be immutable (frozen dataclasses; callers
 never mutate the lists inside). The cache is bounded (least recently used out first).

@@ -16,5 +16,8 @@ def is_fts_name(name: str) -> bool:
 
 
 def include_name(name: str | None, type_: str, _parent_names: object) -> bool:
-    """Alembic filter: leave the FTS5 virtual tables and their shadow tables out of comparisons."""
-    return not (type_ == "table" and name is not None and is_fts_name(name))
+    """Alembic filter: leave the FTS5 virtual tables and their shadow tables, and the SQLite
+    change counters (``content_versions``, migration 0015), out of comparisons."""
+    return not (
+        type_ == "table" and name is not None and (is_fts_name(name) or name == "content_versions")
+    )

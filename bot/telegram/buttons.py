@@ -18,7 +18,7 @@ from bot.telegram.keyboards import (
     ZoneMenu,
 )
 from bot.telegram.replies import edit
-from bot.telegram.subscriber import search_html, week_reply
+from bot.telegram.subscriber import search_html, settings_reply, week_reply
 from bot.telegram.texts import Texts, texts
 
 
@@ -95,9 +95,8 @@ async def _show_settings(
 ) -> None:
     remember_language(context, found.language)
     t = texts(found.language)
-    now = context.bot_data.clock()
-    markup = keyboards.subscriber_keyboard(t, found, now)
-    await _edit_unless_same(query, render.settings(found, t, now), markup)
+    text, markup = settings_reply(context, found, t, context.bot_data.clock())
+    await _edit_unless_same(query, text, markup)
     await query.answer(t.saved if saved else None)
 
 

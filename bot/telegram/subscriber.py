@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import datetime
 from typing import Final
 
 from telegram import ChatMember, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
 
+from bot.domain.quiet import UnknownTimezone
 from bot.services.browse import SearchPage, WeekView
-from bot.telegram import keyboards, render
+from bot.services.subscribers import Subscriber
+from bot.telegram import keyboards, render, zones
 from bot.telegram.context import Context, remember_language, user_texts
 from bot.telegram.replies import reply
 from bot.telegram.texts import Texts
@@ -46,6 +49,22 @@ def week_reply(
 def search_html(context: Context, page: SearchPage, t: Texts) -> str:
     """The HTML of a search page (its keyboard may keep the query in the chat: not kept)."""
     return context.bot_data.replies.get(page, t.lang, "search", lambda: render.search(page, t))
+
+
+def settings_reply(
+    context: Context, found: Subscriber, t: Texts, now: datetime
+) -> tuple[str, InlineKeyboardMarkup]:
+    """The settings HTML and keyboard, kept beside the subscriber's kept snapshot: ``now``
+    only shows as the time zone's UTC offset, which is part of the key."""
+
+    def make() -> tuple[str, InlineKeyboardMarkup]:
+        return render.settings(found, t, now), keyboards.subscriber_keyboard(t, found, now)
+
+    try:
+        offset = zones.utc_offset(found.timezone, now)
+    except UnknownTimezone:  # shown as stored, whatever the time
+        offset = "?"
+    return context.bot_data.replies.get(found, t.lang, f"settings {offset}", make)
 
 
 async def send_week(update: Update, context: Context, t: Texts, key: str | None) -> None:
@@ -179,10 +198,7 @@ async def settings(update: Update, context: Context) -> None:
     found = await subscribers.get(chat_id) or await subscribers.start(chat_id, code)
     remember_language(context, found.language)
     t = await user_texts(update, context)
-    now = context.bot_data.clock()
-    await reply(
-        update, render.settings(found, t, now), keyboards.subscriber_keyboard(t, found, now)
-    )
+    await reply(update, *settings_reply(context, found, t, context.bot_data.clock()))
 
 
 async def unknown(update: Update, context: Context) -> None:

@@ -14,7 +14,7 @@ from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.store.models import Subscriber
 from tests.builders import item, store, weekly
-from tests.telegram.conftest import Harness
+from tests.telegram.conftest import USER, Harness
 
 
 @pytest.fixture
@@ -66,3 +66,25 @@ async def updated_at(app: Container, chat_id: int) -> datetime:
         )
     assert found is not None
     return found
+
+
+async def test_kept_settings_follow_the_zones_offset(bot: Harness, archive: Container) -> None:
+    """/settings is kept beside the subscriber's snapshot; its one use of the time, the zone's
+    UTC offset, is part of the key: a daylight saving change shows with nothing written."""
+    await bot.send("/start")
+    await archive.subscribers.update(USER, timezone="Europe/Berlin")
+    await bot.send("/settings")
+    winter = bot.last()
+    await bot.send("/settings")
+    assert (bot.last().text, bot.last().reply_markup) == (winter.text, winter.reply_markup)
+    assert "Europe/Berlin (UTC+1)" in winter.visible_text
+    bot.clock.advance(days=30)  # 2026-04-01: summer time
+    await bot.send("/settings")
+    summer = bot.last()
+    assert "Europe/Berlin (UTC+2)" in summer.visible_text
+    labels = [b["text"] for row in summer.reply_markup["inline_keyboard"] for b in row]
+    assert any("UTC+2" in label for label in labels)
+    other = await archive.subscribers.update(USER, receive="digest")  # a new snapshot
+    assert other.receive == "digest"
+    await bot.send("/settings")
+    assert bot.last().visible_text != summer.visible_text
