@@ -26,7 +26,7 @@ from bot.services.archive import ArchiveService
 from bot.services.browse import BrowseService
 from bot.services.queue import QueueService
 from bot.services.subscribers import SubscriberService
-from bot.store.data_version import data_version
+from bot.store.data_version import ARCHIVE, SUBSCRIBERS, data_version
 from bot.store.db import make_engine, make_sessionmaker, make_sync_engine
 
 if TYPE_CHECKING:  # PTB is imported only by the commands that talk to Telegram
@@ -174,6 +174,16 @@ class Container:
         self.sync_engine.dispose()
 
 
+def shares_telegram_budget(settings: Settings) -> bool:
+    """Whether this process's replies take stamps in the Telegram budget every process sees.
+    In webhook mode ``digestbot web`` processes answer while the workers broadcast; with Redis
+    the budget is cheap to reach. Polling mode has one process answering and broadcasting, and
+    a database stamp per reply would double a command's cost: its replies are not stamped
+    (a reply Telegram refuses with 429 is sent again after ``retry_after``, see
+    ``bot.telegram.replies``)."""
+    return bool(settings.telegram.webhook_url or settings.redis_url)
+
+
 def build(
     settings: Settings,
     clock: Clock = system_clock,
@@ -191,8 +201,14 @@ def build(
     sync_sessions = sessionmaker(sync_engine, expire_on_commit=False)
     archive = ArchiveService(sessions, sync_sessions, clock, settings.importer, settings.search)
     queue = QueueService(sessions, clock, settings.schedule, settings.twitter, real_clock=real)
-    browse_version = data_version(sync_engine)  # closed with the sync engine (dispose)
-    subscribers = SubscriberService(sessions, clock, settings.schedule, quiet_writes=browse_version)
+    browse_version = data_version(sync_engine, ARCHIVE)  # closed with the sync engine (dispose)
+    subscribers = SubscriberService(
+        sessions,
+        clock,
+        settings.schedule,
+        version=data_version(sync_engine, SUBSCRIBERS),
+        quiet_writes=browse_version,
+    )
     browse = BrowseService(sync_sessions, clock, archive, settings.schedule, version=browse_version)
 
     def setup_telegram(application: Application) -> None:  # type: ignore[type-arg]
@@ -202,15 +218,45 @@ def build(
         maintainer = maintainer_services(container)  # called after build() returned
         install(application, Services(archive, browse, subscribers, settings, clock, maintainer))
 
+    def shared_limiter() -> BaseRateLimiter[Any]:
+        """Every message this process sends counts in the budget all processes share
+        (bot.services.pace): the database, or Redis when ``redis_url`` is set."""
+        from telegram.ext import AIORateLimiter
+
+        from bot.services.pace import reply_budget
+        from bot.telegram.replies import SharedPace
+
+        inner = telegram_rate_limiter() if telegram_rate_limiter else AIORateLimiter(max_retries=0)
+        budget = reply_budget(
+            settings.telegram,
+            sync_sessions,
+            real,
+            quiet=browse_version,  # SQLite: stamps written on the read cache's own connection
+            redis_url=settings.redis_url,
+        )
+        return SharedPace(budget, real, inner=inner)
+
     platforms = Platforms(
         settings,
         real,
         dry_run=dry_run,
-        telegram_rate_limiter=telegram_rate_limiter,
+        # replies join the shared budget where other processes send too: `digestbot web`
+        # answers while workers broadcast (webhook mode), or the budget is in Redis
+        telegram_rate_limiter=(
+            shared_limiter if shares_telegram_budget(settings) else telegram_rate_limiter
+        ),
         telegram_setup=setup_telegram,
     )
     container = Container(
-        settings, clock, real, engine, sync_engine, sessions, sync_sessions, archive, queue,
+        settings,
+        clock,
+        real,
+        engine,
+        sync_engine,
+        sessions,
+        sync_sessions,
+        archive,
+        queue,
         platforms,
         subscribers=subscribers,
         browse=browse,

@@ -314,6 +314,9 @@ class Settings(BaseSettings):
     _config_files: ClassVar[tuple[Path, ...]] = ()
 
     database_url: str = Field(default_factory=default_database_url)
+    # Telegram's shared budget (30 msg/s, 1/s per chat) in Redis instead of the database
+    # (every process of the bot must have the same): e.g. redis://127.0.0.1:6379/0
+    redis_url: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
@@ -371,6 +374,8 @@ class Settings(BaseSettings):
         from bot.store.sqlite_conn import url_password  # SQLAlchemy's reading, without it
 
         if password := url_password(self.database_url):
+            values.append(password)
+        if self.redis_url and (password := url_password(self.redis_url)):
             values.append(password)
         return values
 

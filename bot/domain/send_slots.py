@@ -11,6 +11,7 @@ the database), never between them.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,10 +24,17 @@ class Limits:
     chat_per_second: int = 1
     group_per_minute: int = 20
     margin: timedelta = timedelta(milliseconds=50)
+    # more room around one chat's messages (replies: a late arrival must not meet a drip post)
+    chat_margin: timedelta = timedelta(0)
 
     @property
     def second(self) -> timedelta:
         return timedelta(seconds=1) + self.margin
+
+    @property
+    def chat_second(self) -> timedelta:
+        """One chat's window: the second, plus ``chat_margin``."""
+        return self.second + self.chat_margin
 
     @property
     def minute(self) -> timedelta:
@@ -76,7 +84,7 @@ def plan_slots(
         times = mine.setdefault(request.destination, [])
         chat_at = now
         if len(times) >= limits.chat_per_second:
-            chat_at = max(chat_at, times[-limits.chat_per_second] + limits.second)
+            chat_at = max(chat_at, times[-limits.chat_per_second] + limits.chat_second)
         if request.group and len(times) >= limits.group_per_minute:
             chat_at = max(chat_at, times[-limits.group_per_minute] + limits.minute)
         if chat_at > at:
@@ -142,3 +150,78 @@ class LaunchGate:
         late = trip - self._quickest
         if late > self._tolerance:
             heapq.heappush(self._holds, (number + self._n, launched + late + self._window))
+
+
+# --- replies: one budget with the ledger's sends ------------------------------------------
+#
+# A reply (an answer to a command, an edit under a pressed button, an alert) takes a slot in
+# the same windows as the ledger's sends, but it is not planned after them: a person waits for
+# it. It may leave *between* slots already granted, at the earliest moment from ``now`` on at
+# which every window that contains it still has room. The ledger's planning, in turn, counts
+# the reply stamps and keeps ``reply_headroom`` slots a second free while replies are coming.
+
+REPLY_HOT = timedelta(seconds=10)  # replies this recent: the ledger keeps headroom for more
+_AFTER = timedelta(microseconds=1)  # just past a window's (closed) end
+
+
+def _fits(stamps: Sequence[datetime], at: datetime, window: timedelta, limit: int) -> bool:
+    """Whether one more stamp at ``at`` keeps at most ``limit`` in every window of length
+    ``window`` that contains it. ``stamps`` sorted. Windows are taken closed (a stamp on an
+    edge counts): a little stricter than Telegram's, never looser."""
+    if limit <= 0:
+        return False
+    low = bisect.bisect_left(stamps, at - window)
+    high = bisect.bisect_right(stamps, at + window)
+    near = stamps[low:high]
+    if len(near) < limit:
+        return True
+    # a window containing ``at`` starts in [at - window, at]: the most it holds is at either
+    # end of that range, or starting at a stamp in between
+    starts = [at - window, at, *(t for t in near if t < at)]
+    for start in starts:
+        inside = bisect.bisect_right(near, start + window) - bisect.bisect_left(near, start)
+        if inside >= limit:
+            return False
+    return True
+
+
+def reply_slot(
+    now: datetime,
+    overall: Sequence[datetime],
+    chat: Sequence[datetime],
+    limits: Limits,
+    *,
+    group: bool = False,
+) -> datetime:
+    """The earliest moment from ``now`` on at which one reply may leave. ``overall``: every
+    slot and reply stamp from ``now - limits.second`` on (future ones included); ``chat``:
+    this chat's from ``now - limits.minute`` on (``group``: the per-minute limit too; its
+    second is ``limits.chat_second``).
+    Neither needs to be sorted. A moment only stops fitting when a stamp enters one of its
+    windows, and starts fitting when one leaves: the candidates are ``now`` and each stamp's
+    window end."""
+    stamps = sorted(overall)
+    mine = sorted(chat)
+    candidates = {now}
+    candidates.update(t + limits.second + _AFTER for t in stamps if t + limits.second >= now)
+    gap = limits.chat_second
+    candidates.update(t + gap + _AFTER for t in mine if t + gap >= now)
+    if group:
+        candidates.update(t + limits.minute + _AFTER for t in mine if t + limits.minute >= now)
+    for at in sorted(candidates):
+        if not _fits(mine, at, gap, limits.chat_per_second):
+            continue
+        if group and not _fits(mine, at, limits.minute, limits.group_per_minute):
+            continue
+        if _fits(stamps, at, limits.second, limits.per_second):
+            return at
+    raise AssertionError("unreachable: the last candidate has every stamp behind it")
+
+
+def reply_headroom(replies: Sequence[datetime], now: datetime, limits: Limits) -> int:
+    """Slots a second the ledger leaves free for replies: a tenth of the overall limit (at
+    least one) while replies came in the last :data:`REPLY_HOT`, none otherwise (a broadcast
+    nobody talks through goes at the full pace)."""
+    if not any(t > now - REPLY_HOT for t in replies):
+        return 0
+    return max(1, limits.per_second // 10)

@@ -43,6 +43,7 @@ from bot.domain.telegram_text import TelegramMessage
 from bot.errors import PlatformError
 from bot.publish.base import (
     CHANNEL,
+    LEDGER,
     ChatBusy,
     Migrated,
     Outgoing,
@@ -187,6 +188,10 @@ class TelegramPublisher:
         # more than Telegram's free 30 messages/s: paid broadcasts (Telegram Stars)
         self._paid = tg.messages_per_second > FREE_PER_SECOND
         self._prepared: dict[TelegramMessage, dict[str, object]] = {}
+        # its slots were granted by the ledger's pace: a shared limiter lets its sends through
+        # (PTB's ExtBot takes rate_limit_args only with a rate limiter; a plain Bot never)
+        limited = getattr(bot, "rate_limiter", None) is not None
+        self._ledger_mark: dict[str, Any] = {"rate_limit_args": LEDGER} if limited else {}
         # PTB advises Bot.send_message over do_api_request("sendMessage"); we want the raw
         # answer on purpose (see the module's docstring)
         warnings.filterwarnings("ignore", SEND_ADVICE, PTBUserWarning)
@@ -207,6 +212,7 @@ class TelegramPublisher:
                 self._parameters(chat, post.telegram),
                 None,
                 read_timeout=self._send_timeout,
+                **self._ledger_mark,
             )
         except RetryAfter as exc:
             raise RateLimited(exc.message, _retry_after(exc)) from None

@@ -48,7 +48,7 @@ from bot.services.ledger import (
     platform,
     subscriber_chat,
 )
-from bot.services.pace import TelegramPace
+from bot.services.pace import TelegramPace, slot_book
 from bot.services.queue import PAUSED_KEY, PROBE_KEY, weekly_rule
 from bot.services.slots import current_slot_rule
 from bot.store import queue as repo
@@ -105,7 +105,10 @@ class Dispatcher:
         self._waiting = waiting or (lambda _platform: None)
         self._broadcast = broadcast  # Telegram is configured: subscribers get posts too
         self._sleep = sleep or asyncio.sleep  # tests pass one that moves their clock
-        self._pace = TelegramPace(per_second=settings.telegram.messages_per_second)
+        self._pace = TelegramPace(
+            per_second=settings.telegram.messages_per_second,
+            book=slot_book(settings.telegram, settings.redis_url),
+        )
         self._notifier = notifier
         self._weekly = weekly_rule(settings.schedule)
         self._ledger = Ledger(sessions, sync_sessions, settings, notifier, rng or random.Random())

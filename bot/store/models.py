@@ -282,3 +282,7 @@ class Feed(Base):
     seen: Mapped[list[str]]  # ids of the items read so far (newest last, bounded)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+# the reply stamps' table (bot.store.stamps: Telegram's shared budget) is part of the schema
+from bot.store import stamps as _stamps  # noqa: E402,F401  (registers reply_stamps)
