@@ -11,7 +11,7 @@ from bot.domain.telegram_text import TelegramMessage
 CHANNEL = "telegram:channel"  # the destination name of the configured Telegram channel
 #: PTB ``rate_limit_args`` of the ledger's own sends (``TelegramPublisher``): their slots were
 #: granted by the ledger's pace (``bot.services.pace``), so the replies' shared limiter lets
-#: them through uncounted
+#: them through uncounted. Passed only to a limiter whose ``knows_ledger_sends`` is True.
 LEDGER = "ledger"
 
 

@@ -188,10 +188,12 @@ class TelegramPublisher:
         # more than Telegram's free 30 messages/s: paid broadcasts (Telegram Stars)
         self._paid = tg.messages_per_second > FREE_PER_SECOND
         self._prepared: dict[TelegramMessage, dict[str, object]] = {}
-        # its slots were granted by the ledger's pace: a shared limiter lets its sends through
-        # (PTB's ExtBot takes rate_limit_args only with a rate limiter; a plain Bot never)
-        limited = getattr(bot, "rate_limiter", None) is not None
-        self._ledger_mark: dict[str, Any] = {"rate_limit_args": LEDGER} if limited else {}
+        # its slots were granted by the ledger's pace: a shared limiter (one that knows the
+        # mark) lets its sends through uncounted; any other limiter gets no rate_limit_args
+        # (PTB's AIORateLimiter reads them as its retry count)
+        limiter = getattr(bot, "rate_limiter", None)
+        marked = getattr(limiter, "knows_ledger_sends", False) is True
+        self._ledger_mark: dict[str, Any] = {"rate_limit_args": LEDGER} if marked else {}
         # PTB advises Bot.send_message over do_api_request("sendMessage"); we want the raw
         # answer on purpose (see the module's docstring)
         warnings.filterwarnings("ignore", SEND_ADVICE, PTBUserWarning)

@@ -101,6 +101,9 @@ class SharedPace(BaseRateLimiter[Any]):
     this process's own limits), or None. ``clock``: the real clock the budget's stamps are on;
     ``sleep``: how a reply waits for its moment."""
 
+    #: the ledger marks its sends (``rate_limit_args=LEDGER``) for this limiter only
+    knows_ledger_sends = True
+
     def __init__(
         self,
         budget: ReplyBudget,

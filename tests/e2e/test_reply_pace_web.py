@@ -36,10 +36,18 @@ from bot.store.migrate import upgrade
 from bot.store.models import Delivery
 from bot.telegram.replies import SharedPace
 from tests.builders import TELEGRAM_TOKEN, add_subscribers
-from tests.conftest import IN_CI
+from tests.conftest import IN_CI, STORE
 from tests.e2e.conftest import CHANNEL, comments, prepare_queue, unlimited_ptb_limiter
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.postgres,
+    # real-clock runs on PostgreSQL: once per CI build (its PostgreSQL run), not in both runs
+    pytest.mark.skipif(
+        STORE != "postgresql",
+        reason="runs in the PostgreSQL run only (DIGESTBOT_TEST_STORE=postgresql)",
+    ),
+]
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # the post is overdue on the real clock
 FIRST_CHAT = 900_000
 SUBSCRIBERS = 300
