@@ -143,11 +143,12 @@ class DatabaseBook:
         slots: list[tuple[datetime, int | None]] = list(
             repo.pace_stamps(session, now - widest.second)
         )
-        replies = stamps.since(session, now - max(REPLY_HOT, widest.second))
+        until = now + timedelta(seconds=stamps.AHEAD_SECONDS)
+        replies = stamps.since(session, now - max(REPLY_HOT, widest.second), until)
         destinations = [r.destination for r in requests]
         chats = repo.chat_stamps(session, destinations, now - widest.minute)
         numeric = [c for c in map(chat_of, destinations) if c is not None]
-        _with_replies(chats, stamps.of_chats(session, numeric, now - widest.minute))
+        _with_replies(chats, stamps.of_chats(session, numeric, now - widest.minute, until))
         return plan(Seen(slots, replies, chats))
 
 
@@ -230,7 +231,6 @@ class TelegramPace:
 
 
 # --- replies ------------------------------------------------------------------------------
-
 
 
 class ReplyBudget(Protocol):

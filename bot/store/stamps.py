@@ -22,6 +22,10 @@ from bot.store.models import Base, Delivery, Setting
 from bot.store.types import UTCDateTime
 
 KEEP_SECONDS = 120.0  # more than the longest window (a group's minute) plus any slot ahead
+# a reply's stamp is at most a few seconds ahead of its process's clock (it waits at most
+# bot.telegram.replies.MAX_PACE_WAIT for it); one further ahead than this comes from a clock
+# that runs ahead of the reader's (another machine, a test's simulated time): not counted
+AHEAD_SECONDS = 30.0
 
 reply_stamps = Table(
     "reply_stamps",
@@ -33,16 +37,18 @@ reply_stamps = Table(
 )
 
 
-def since(session: Session, /, moment: datetime) -> list[datetime]:
-    """Every reply stamp after ``moment`` (future ones included), oldest first."""
-    stmt = select(reply_stamps.c.at).where(reply_stamps.c.at > moment)
+def since(session: Session, /, moment: datetime, until: datetime) -> list[datetime]:
+    """Every reply stamp after ``moment`` up to ``until`` (future ones included), oldest
+    first. A stamp past ``until`` comes from a process whose clock runs ahead: it is not
+    counted rather than holding every broadcast until that clock's moment."""
+    stmt = select(reply_stamps.c.at).where(reply_stamps.c.at > moment, reply_stamps.c.at <= until)
     return sorted(session.scalars(stmt))
 
 
 def of_chats(
-    session: Session, /, chats: Sequence[int], moment: datetime
+    session: Session, /, chats: Sequence[int], moment: datetime, until: datetime
 ) -> dict[int, list[datetime]]:
-    """Per chat, its reply stamps after ``moment``, oldest first."""
+    """Per chat, its reply stamps after ``moment`` up to ``until``, oldest first."""
     found: dict[int, list[datetime]] = {}
     unique = sorted(set(chats))
     for start in range(0, len(unique), 500):
@@ -50,6 +56,7 @@ def of_chats(
             select(reply_stamps.c.chat_id, reply_stamps.c.at).where(
                 reply_stamps.c.chat_id.in_(unique[start : start + 500]),
                 reply_stamps.c.at > moment,
+                reply_stamps.c.at <= until,
             )
         )
         for chat, at in rows:

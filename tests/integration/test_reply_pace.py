@@ -116,6 +116,27 @@ def test_a_reply_holds_its_chats_second_against_the_broadcast(engine: Engine) ->
     assert len(result.claimed) == 4
 
 
+LATER = timedelta(hours=1)
+
+
+def test_stamps_from_a_clock_far_ahead_do_not_hold_the_broadcast(engine: Engine) -> None:
+    """A process whose clock runs months ahead (another machine, a simulated clock) stamps its
+    replies there: the broadcast is not held until then. Its stamps are not counted; those
+    within the few seconds a reply may be ahead still are."""
+    seed(engine, 30)
+    far = T0 + timedelta(days=270)
+    replies_at(engine, far, [FIRST_CHAT + i for i in range(30)])  # every chat, a full second
+    result = reserve(engine, T0, 30)
+    slots = [at for _, at in result.claimed]
+    assert len(slots) == 30 and not result.waiting
+    assert max(slots) < T0 + timedelta(seconds=5)
+    soon = T0 + timedelta(seconds=10)
+    near = replies_at(engine, soon, [FIRST_CHAT + 1000 + i for i in range(30)])
+    with Session(engine) as session:
+        counted = stamps.since(session, T0, T0 + timedelta(seconds=stamps.AHEAD_SECONDS))
+    assert counted == sorted(near)
+
+
 def test_replies_count_in_the_broadcasts_overall_second(engine: Engine) -> None:
     """30 replies at once fill the second: the broadcast's slots come after them, and replies
     and slots together never hold more than 30 in a window."""
@@ -175,7 +196,7 @@ def test_replies_asking_at_once_share_one_transaction(engine: Engine) -> None:
     assert granted[:25] == [T0] * 25
     assert all(at >= T0 + reply_limits().second for at in granted[25:])  # their chats' second
     with Session(engine) as session:
-        assert len(stamps.since(session, T0 - timedelta(seconds=1))) == 50
+        assert len(stamps.since(session, T0 - timedelta(seconds=1), T0 + LATER)) == 50
 
 
 def test_old_stamps_are_pruned_as_new_ones_are_written(engine: Engine) -> None:
@@ -191,7 +212,7 @@ def test_old_stamps_are_pruned_as_new_ones_are_written(engine: Engine) -> None:
             prune_before=T0 - timedelta(seconds=stamps.KEEP_SECONDS),
         )
     with Session(engine) as session:
-        assert stamps.since(session, old - timedelta(seconds=1)) == [T0]
+        assert stamps.since(session, old - timedelta(seconds=1), T0 + LATER) == [T0]
 
 
 def test_a_database_that_cannot_be_written_lets_the_reply_go() -> None:
@@ -225,7 +246,7 @@ def test_on_sqlite_a_reply_stamp_does_not_empty_the_read_cache(db_url: str, tmp_
         asyncio.run(ask(loud))
         assert version.token() != before  # any other connection's commit is a change
         with Session(engine) as session:
-            assert len(stamps.since(session, T0 - timedelta(seconds=1))) == 2
+            assert len(stamps.since(session, T0 - timedelta(seconds=1), T0 + LATER)) == 2
     finally:
         version.close()
         engine.dispose()
