@@ -14,6 +14,14 @@ from typing import Any
 from urllib.parse import unquote
 
 BUSY_TIMEOUT_MS = 5000
+# Reads: the file mapped into memory (pages read in place, no read() call and copy per page;
+# the mapping costs address space, and the pages touched count as the OS's file cache) and a
+# page cache larger than SQLite's 2 MiB default, which one search over a large archive's word
+# index overflows. Measured (150 searches of English words, Chinese words and word pairs, one
+# connection each, alternated): 300,000 items mean 3.9 -> 3.3 ms, p95 18.2 -> 15.9 ms;
+# 100,000 items mean 5.6 -> 5.0 ms.
+MMAP_BYTES = 2 << 30  # SQLite's builds cap it at their SQLITE_MAX_MMAP_SIZE (often 2 GiB - 64 KiB)
+CACHE_KIB = 32 * 1024
 
 # SQLAlchemy's own URL grammar (sqlalchemy.engine.url._parse_url), for the parts used here
 _URL = re.compile(
@@ -48,13 +56,16 @@ def url_password(raw: str) -> str | None:
 
 
 def apply_pragmas(dbapi_connection: Any, busy_timeout_ms: int | None = None) -> None:
-    """Every connection digestbot opens: WAL, foreign keys, busy timeout, synchronous NORMAL."""
+    """Every connection digestbot opens: WAL, foreign keys, busy timeout, synchronous NORMAL,
+    the file memory-mapped and a larger page cache."""
     busy = BUSY_TIMEOUT_MS if busy_timeout_ms is None else busy_timeout_ms
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={busy}")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
+    cursor.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
     cursor.close()
 
 
