@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from bot.clock import Clock
 from bot.domain.send_slots import REPLY_HOT, Grant, Limits, Request, reply_slot
-from bot.services.pace import Seen
+from bot.services.pace import BatchedReplies, Seen
 from bot.store.stamps import KEEP_SECONDS
 
 logger = logging.getLogger(__name__)
@@ -149,49 +149,21 @@ class RedisBook:
         raise RedisError("the Telegram budget in Redis stayed too busy to plan in")
 
 
-class RedisReplies:
+class RedisReplies(BatchedReplies):
     """Replies' stamps in Redis (asyncio client): :class:`bot.services.pace.ReplyBudget`.
     Replies that ask while a grant is being made are granted together in the next one (so a
     process never races itself; only other processes' writes make a grant plan again). A
     Redis that does not answer does not hold a reply back: it leaves at once (logged)."""
 
+    _unreachable = (RedisError, OSError)
+    _lost = "Telegram budget in Redis unreachable (%s): replies sent at once"
+
     def __init__(self, client: aioredis.Redis, keys: Keys, clock: Clock, limits: Limits) -> None:
+        super().__init__(clock, limits)
         self._client = client
         self._keys = keys
-        self._clock = clock
-        self.limits = limits
-        self._asks: list[tuple[int | None, bool, asyncio.Future[datetime]]] = []
-        self._worker: asyncio.Task[None] | None = None
         self.tries = 0  # plans made (more than grants when processes wrote at once)
         self.grants = 0
-
-    async def take(self, chat_id: int | None, *, group: bool = False) -> datetime:
-        future: asyncio.Future[datetime] = asyncio.get_running_loop().create_future()
-        self._asks.append((chat_id, group, future))
-        if self._worker is None or self._worker.done():
-            self._worker = asyncio.create_task(self._drain())
-        return await future
-
-    async def _drain(self) -> None:
-        while self._asks:
-            batch, self._asks = self._asks, []
-            now = self._clock()
-            try:
-                granted = await self._grant(now, [(chat, group) for chat, group, _ in batch])
-            except (RedisError, OSError) as exc:
-                logger.warning(
-                    "Telegram budget in Redis unreachable (%s): replies sent at once",
-                    type(exc).__name__,
-                )
-                granted = [now] * len(batch)
-            except BaseException as exc:
-                for _, _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                raise
-            for (_, _, future), at in zip(batch, granted, strict=True):
-                if not future.done():
-                    future.set_result(at)
 
     async def _grant(self, now: datetime, asks: list[tuple[int | None, bool]]) -> list[datetime]:
         keys, limits = self._keys, self.limits
@@ -237,8 +209,7 @@ class RedisReplies:
         raise RedisError("the Telegram budget in Redis stayed too busy to plan in")
 
     async def aclose(self) -> None:
-        if self._worker is not None:
-            await asyncio.gather(self._worker, return_exceptions=True)
+        await super().aclose()
         await self._client.aclose()
 
 

@@ -307,25 +307,21 @@ def stamp_replies(
 Write = Callable[[Callable[[Session], _T]], _T]  # one committed transaction (blocking)
 
 
-class DatabaseReplies:
-    """Reply stamps in the database (the default budget). ``write(work)`` runs ``work`` in one
-    committed transaction and blocks (called in a worker thread): a session of the sync engine,
-    or on SQLite the read cache's quiet connection, so that a stamp does not empty the kept
-    answers. Replies that ask while a transaction runs are stamped together in the next one.
-    A database that cannot be written (locked past its timeout, gone) does not hold a reply
-    back: it leaves at once, unstamped (logged; Telegram's 429 is then waited out by
-    :func:`bot.telegram.replies.once_more`)."""
+class BatchedReplies:
+    """A reply budget that grants the replies asking at once together: ``take`` queues the
+    ask and one task grants every queued ask in a batch (``_grant``), then the asks that
+    came meanwhile, so a process never races itself for the budget. A store that cannot be
+    reached (``_unreachable``) does not hold a reply back: it leaves at once (logged as
+    ``_lost``); any other error reaches every ask of its batch."""
 
-    PRUNE_EVERY = timedelta(seconds=10)
+    _unreachable: tuple[type[BaseException], ...] = ()
+    _lost = "reply budget unreachable (%s): replies leave at once"
 
-    def __init__(self, write: Write[list[datetime]], clock: Clock, limits: Limits) -> None:
-        self._write = write
+    def __init__(self, clock: Clock, limits: Limits) -> None:
         self._clock = clock
         self.limits = limits
         self._asks: list[tuple[int | None, bool, asyncio.Future[datetime]]] = []
         self._worker: asyncio.Task[None] | None = None
-        self._pruned: datetime | None = None
-        self.transactions = 0  # how many were needed (replies share them under load)
 
     async def take(self, chat_id: int | None, *, group: bool = False) -> datetime:
         future: asyncio.Future[datetime] = asyncio.get_running_loop().create_future()
@@ -334,29 +330,17 @@ class DatabaseReplies:
             self._worker = asyncio.create_task(self._drain())
         return await future
 
+    async def _grant(self, now: datetime, asks: list[tuple[int | None, bool]]) -> list[datetime]:
+        raise NotImplementedError
+
     async def _drain(self) -> None:
         while self._asks:
             batch, self._asks = self._asks, []
             now = self._clock()
-            prune = None
-            if self._pruned is None or now - self._pruned >= self.PRUNE_EVERY:
-                prune, self._pruned = now - timedelta(seconds=stamps.KEEP_SECONDS), now
-            asks = [(chat, group) for chat, group, _ in batch]
-
-            def work(
-                session: Session,
-                asks: list[tuple[int | None, bool]] = asks,
-                prune: datetime | None = prune,
-            ) -> list[datetime]:
-                return stamp_replies(session, self._clock, asks, self.limits, prune_before=prune)
-
             try:
-                granted = await asyncio.to_thread(self._write, work)
-                self.transactions += 1
-            except SQLAlchemyError as exc:
-                logger.warning(
-                    "reply stamps not written (%s): replies leave at once", type(exc).__name__
-                )
+                granted = await self._grant(now, [(chat, group) for chat, group, _ in batch])
+            except self._unreachable as exc:
+                logger.warning(self._lost, type(exc).__name__)
                 granted = [now] * len(batch)
             except BaseException as exc:
                 for _, _, future in batch:
@@ -370,6 +354,38 @@ class DatabaseReplies:
     async def aclose(self) -> None:
         if self._worker is not None:
             await asyncio.gather(self._worker, return_exceptions=True)
+
+
+class DatabaseReplies(BatchedReplies):
+    """Reply stamps in the database (the default budget). ``write(work)`` runs ``work`` in one
+    committed transaction and blocks (called in a worker thread): a session of the sync engine,
+    or on SQLite the read cache's quiet connection, so that a stamp does not empty the kept
+    answers. Replies that ask while a transaction runs are stamped together in the next one.
+    A database that cannot be written (locked past its timeout, gone) does not hold a reply
+    back: it leaves at once, unstamped (logged; Telegram's 429 is then waited out by
+    :func:`bot.telegram.replies.once_more`)."""
+
+    PRUNE_EVERY = timedelta(seconds=10)
+    _unreachable = (SQLAlchemyError,)
+    _lost = "reply stamps not written (%s): replies leave at once"
+
+    def __init__(self, write: Write[list[datetime]], clock: Clock, limits: Limits) -> None:
+        super().__init__(clock, limits)
+        self._write = write
+        self._pruned: datetime | None = None
+        self.transactions = 0  # how many were needed (replies share them under load)
+
+    async def _grant(self, now: datetime, asks: list[tuple[int | None, bool]]) -> list[datetime]:
+        prune = None
+        if self._pruned is None or now - self._pruned >= self.PRUNE_EVERY:
+            prune, self._pruned = now - timedelta(seconds=stamps.KEEP_SECONDS), now
+
+        def work(session: Session) -> list[datetime]:
+            return stamp_replies(session, self._clock, asks, self.limits, prune_before=prune)
+
+        granted = await asyncio.to_thread(self._write, work)
+        self.transactions += 1
+        return granted
 
 
 def database_replies(
