@@ -149,7 +149,8 @@ class Member:
 @dataclass
 class Cluster:
     """Worker processes (``python -m tests.e2e.cluster_worker``) and ``digestbot web``
-    processes sharing one environment; ``clock_file`` is the shared clock's."""
+    processes (``python -m tests.e2e.cluster_web`` on the shared clock) sharing one
+    environment; ``clock_file`` is the shared clock's."""
 
     env: dict[str, str]
     logs: Path
@@ -183,10 +184,19 @@ class Cluster:
         return member
 
     def start_web(self) -> Member:
+        """``digestbot web``; on the shared clock when the cluster has one
+        (:mod:`tests.e2e.cluster_web`), so that its replies and the workers' slots are stamped
+        on one timeline in the shared Telegram budget."""
         port = free_port()
-        member = self._spawn(
-            "web", [str(DIGESTBOT), "web", "--host", "127.0.0.1", "--port", str(port)]
-        )
+        where = ["--host", "127.0.0.1", "--port", str(port)]
+        if self.clock_file is None:
+            member = self._spawn("web", [str(DIGESTBOT), "web", *where])
+        else:
+            member = self._spawn(
+                "web",
+                [sys.executable, "-m", "tests.e2e.cluster_web", *where],
+                CLUSTER_CLOCK_FILE=str(self.clock_file),
+            )
         member.base = f"http://127.0.0.1:{port}"
         self.webs.append(member)
         return member

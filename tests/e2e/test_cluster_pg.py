@@ -16,10 +16,12 @@ are bounded by the sends in flight at the kills (and each is counted in the ledg
 workers' sends never make a second over 30 messages, a chat twice within a second or a
 channel minute over 20 (from the fake's own log), and X's daily cap held every day.
 
-Known gap, asserted as it is: the web processes' replies are not in the workers' shared pace,
-so a reply can make the fake's second 31 messages (it then refuses one, 429); every refusal
-must involve a reply, and a refused reply is the only reply allowed to be missing
-(reported as an issue to fix).
+The web processes (:mod:`tests.e2e.cluster_web`, on the same clock) stamp their replies in the
+same budget as the workers' slots. On this loaded machine a send may still leave later than its
+slot's margin (seen: a refusal in some runs at load 4-7, none in others), so the
+fake may refuse one now and then (429, sent again after ``retry_after``); every refusal must
+involve a reply (a refused reply, or one in the refused window), and a refused reply is the
+only reply allowed to be missing.
 
 Runs about 140 s (2 cores, load 4-8): the broadcast alone needs 2,000 / 30 = 67 s at least.
 """
@@ -384,8 +386,11 @@ def test_four_workers_and_two_web_processes_under_kill9(pg_url: str, tmp_path: P
     assert busiest([t for t, _ in posts_at], 1.0) <= PER_SECOND
     assert closest_per_chat(a for a in posts_at if a[1] != resolved) >= 1.0
     assert busiest([t for t, c in posts_at if c == resolved], 60.0) <= CHANNEL_PER_MINUTE
-    # The replies of the web processes are not in the workers' shared pace (reported): the
-    # fake's only limit refusals are seconds a reply took part in (refused, or in the window)
+    # Replies and posts share one budget (the web processes stamp theirs on the workers'
+    # clock). Under load a send can leave later than its slot's margin allows, so the fake may
+    # refuse a message now and then (429: the sender retries it); every such refusal is a
+    # second or a chat a reply took part in (a reply refused, or one in the refused window):
+    # the workers' own slots never collide
     limited = [r for r in telegram.rejected if r.error_code == 429]
     assert len(limited) == len(fake_log.refusals)
     culprits = []
