@@ -123,12 +123,20 @@ class SubscriberService:
         return await self._change(chat_id, language_code, _reachable)
 
     async def subscribe(self, chat_id: int, language_code: str | None = None) -> Subscriber:
+        found = await self.get(chat_id)
+        if found is not None and found.state == "active":
+            return found  # nothing to write (a second press of Subscribe)
+
         def subscribe(row: SubscriberRow) -> None:
             row.state, row.subscribed = "active", True
 
         return await self._change(chat_id, language_code, subscribe)
 
     async def unsubscribe(self, chat_id: int) -> Subscriber:
+        found = await self.get(chat_id)
+        if found is not None and found.state == "inactive":
+            return found
+
         def unsubscribe(row: SubscriberRow) -> None:
             row.state, row.subscribed = "inactive", False
 
@@ -145,7 +153,8 @@ class SubscriberService:
         timezone: str | None = None,
     ) -> Subscriber:
         """Change settings (only those given). Raises InvalidSetting with a message for the
-        user; nothing is changed then."""
+        user; nothing is changed then. Settings already in effect (a button pressed twice)
+        write nothing."""
         if receive is not None and receive not in RECEIVE:
             raise InvalidSetting(f"unknown choice {str(receive)[:20]!r}: drip, digest or both")
         if language is not None and language not in LANGUAGES:
@@ -157,6 +166,17 @@ class SubscriberService:
             except UnknownTimezone as exc:
                 hint = "use a name like Europe/Berlin or Asia/Shanghai"
                 raise InvalidSetting(f"{exc} ({hint})") from exc
+
+        found = await self.get(chat_id)
+        if found is not None and found.state != "blocked":
+            quiet_now = (found.quiet_start, found.quiet_end)
+            if (
+                (receive is None or receive == found.receive)
+                and (language is None or language == found.language)
+                and (timezone is None or timezone == found.timezone)
+                and (quiet_now == (None, None) if clear_quiet else hours in (None, quiet_now))
+            ):
+                return found
 
         def change(row: SubscriberRow) -> None:
             _reachable(row)

@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 
 from bot.app import Container
+from bot.clock import FrozenClock
 from bot.config import ScheduleSettings
 from bot.services.subscribers import (
     InvalidSetting,
@@ -141,6 +142,51 @@ async def test_a_blocked_chat_that_presses_a_button_is_reachable_again(app: Cont
     assert (await app.subscribers.update(13, receive="digest")).state == "active"
     await app.subscribers.mark_blocked(13)
     assert (await app.subscribers.subscribe(13)).state == "active"
+
+
+async def _updated_at(app: Container, chat_id: int) -> object:
+    async with app.sessions() as session:
+        row = await repo.find(session, chat_id)
+        assert row is not None
+        return row.updated_at
+
+
+async def test_choices_already_in_effect_write_nothing(app: Container, clock: FrozenClock) -> None:
+    """A button pressed twice (or a setting given again) leaves the row as it was."""
+    await app.subscribers.subscribe(21)
+    await app.subscribers.update(
+        21, receive="digest", language="zh", quiet=("22:00", "07:00"), timezone="Asia/Tokyo"
+    )
+    written = await _updated_at(app, 21)
+    clock.advance(minutes=5)
+    same = await app.subscribers.update(21, receive="digest", quiet=("22:00", "07:00"))
+    assert await app.subscribers.update(21, language="zh", timezone="Asia/Tokyo") == same
+    assert (await app.subscribers.subscribe(21)).state == "active"
+    assert await _updated_at(app, 21) == written
+    await app.subscribers.update(21, clear_quiet=True)  # a change: written
+    changed = await _updated_at(app, 21)
+    assert changed != written
+    clock.advance(minutes=5)
+    await app.subscribers.update(21, clear_quiet=True)
+    assert await _updated_at(app, 21) == changed
+    await app.subscribers.unsubscribe(21)
+    gone = await _updated_at(app, 21)
+    assert gone != changed
+    clock.advance(minutes=5)
+    assert (await app.subscribers.unsubscribe(21)).state == "inactive"
+    assert await _updated_at(app, 21) == gone
+
+
+async def test_a_blocked_chat_pressing_its_current_choice_is_reachable_again(
+    app: Container,
+) -> None:
+    await app.subscribers.subscribe(22)
+    await app.subscribers.update(22, receive="drip")
+    await app.subscribers.mark_blocked(22)
+    assert (await app.subscribers.update(22, receive="drip")).state == "active"
+    await app.subscribers.unsubscribe(22)
+    await app.subscribers.mark_blocked(22)
+    assert (await app.subscribers.unsubscribe(22)).state == "inactive"
 
 
 async def test_mark_blocked_twice_and_unknown_chats_are_silent(app: Container) -> None:
