@@ -26,7 +26,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from redis import Redis
@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 from bot.clock import Clock
 from bot.domain.send_slots import REPLY_HOT, Grant, Limits, Request, reply_slot
 from bot.services.pace import BatchedReplies, Seen
-from bot.store.stamps import KEEP_SECONDS
+from bot.store.stamps import AHEAD_SECONDS, KEEP_SECONDS
 
 logger = logging.getLogger(__name__)
 MAX_TRIES = 50  # grants planned again after a concurrent write, at most
@@ -78,15 +78,18 @@ def prefix_for(token_id: str | None) -> str:
     return f"digestbot:pace:{token_id or 'bot'}"
 
 
+def _name(member: Any) -> str:
+    return member.decode() if isinstance(member, bytes) else str(member)
+
+
 def _split(
     entries: Sequence[tuple[Any, float]],
 ) -> tuple[list[tuple[datetime, int | None]], list[datetime]]:
     slots: list[tuple[datetime, int | None]] = []
     replies: list[datetime] = []
     for member, score in entries:
-        name = member.decode() if isinstance(member, bytes) else str(member)
-        if name.startswith("l:"):
-            slots.append((_moment(score), int(name.split(":", 2)[1])))
+        if _name(member).startswith("l:"):
+            slots.append((_moment(score), int(_name(member).split(":", 2)[1])))
         else:
             replies.append(_moment(score))
     return slots, replies
@@ -94,6 +97,18 @@ def _split(
 
 def _times(entries: Sequence[tuple[Any, float]]) -> list[datetime]:
     return sorted(_moment(score) for _, score in entries)
+
+
+def _counted(entries: Sequence[tuple[Any, float]], until: datetime) -> list[tuple[Any, float]]:
+    """The entries the ledger counts: every slot, and the replies up to ``until`` (a reply
+    stamped further ahead comes from a process whose clock runs ahead of ours: not counted,
+    as :class:`bot.services.pace.DatabaseBook` does not count it)."""
+    last = _ts(until)
+    return [
+        (member, score)
+        for member, score in entries
+        if score <= last or _name(member).startswith("l:")
+    ]
 
 
 class RedisBook:
@@ -116,6 +131,7 @@ class RedisBook:
         chat_keys = [keys.chat(r.destination) for r in requests]
         since = _ts(now - max(REPLY_HOT, widest.second))
         chat_since = _ts(now - widest.minute)
+        until = now + timedelta(seconds=AHEAD_SECONDS)
         for _ in range(MAX_TRIES):
             with self._client.pipeline(transaction=True) as pipe:
                 try:
@@ -124,7 +140,7 @@ class RedisBook:
                     reads.zrangebyscore(keys.all, since, "+inf", withscores=True)
                     for key in chat_keys:
                         reads.zrangebyscore(key, chat_since, "+inf", withscores=True)
-                    found = reads.execute()
+                    found = [_counted(f, until) for f in reads.execute()]
                     slots, replies = _split(found[0])
                     slots = [(t, i) for t, i in slots if t > now - widest.second]
                     chats = {

@@ -407,6 +407,29 @@ def test_redis_reply_holds_its_chat_against_the_ledger_and_sees_its_slots(
     assert most_in_any_window([at, *slots, after], reply_limits().second) <= 30
 
 
+def test_redis_stamps_from_a_clock_far_ahead_do_not_hold_the_broadcast(
+    engine: Engine, redis_prefix: str
+) -> None:
+    """The Redis book counts what the database book counts: replies stamped months ahead
+    (another machine's clock) are not counted; replies a few seconds ahead are."""
+    seed(engine, 60)
+    far = T0 + timedelta(days=270)
+    asyncio.run(redis_takes(redis_prefix, FrozenClock(far), [FIRST_CHAT + i for i in range(30)]))
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        result = redis_pace(redis_prefix).reserve(session, T0, LEASE, limit=30)
+    slots = [at for _, at in result.claimed]
+    assert len(slots) == 30 and not result.waiting
+    assert max(slots) < T0 + timedelta(seconds=5)
+    # 30 replies two seconds ahead fill that second: the rest of the broadcast avoids it
+    soon = T0 + timedelta(seconds=2)
+    near = asyncio.run(redis_takes(redis_prefix, FrozenClock(soon), [None] * 30))
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        later = redis_pace(redis_prefix).reserve(session, T0, LEASE, limit=30)
+    more = [at for _, at in later.claimed]
+    assert len(more) == 30
+    assert most_in_any_window([*near, *slots, *more], reply_limits().second) <= 30
+
+
 def test_redis_broadcast_keeps_headroom_while_replies_come(
     engine: Engine, redis_prefix: str
 ) -> None:
