@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_search_pg.py                 # 100,000 items
     .venv/bin/python benchmarks/bench_search_pg.py --quick         # 3,000 items
     .venv/bin/python benchmarks/bench_search_pg.py --keep /tmp/pgb  # build once, then reuse
+    .venv/bin/python benchmarks/bench_search_pg.py --slowest 10     # and PostgreSQL's slowest
     DIGESTBOT_BENCH_PG=postgresql://user@host/admin_db .venv/bin/python benchmarks/...
 
 Builds the archive of ``bench_search.py`` (same generator, same query classes) on SQLite with
@@ -37,6 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import _synthetic as synth
 from bench_search import Query, build_archive, make_queries, pct, synthetic_issues
 from rich.console import Console
 from rich.table import Table
@@ -70,6 +72,7 @@ class Figures:
     same_best: list[bool] = field(default_factory=list)
     same_top: list[bool] = field(default_factory=list)  # the whole top 10, in order
     overlap: list[float] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)  # the queries, in the order of ``pg``
 
 
 class Counter:
@@ -156,6 +159,7 @@ async def measure(
         f.same_best.append(a[:1] == b[:1])
         f.same_top.append(a == b)
         f.overlap.append(len(set(a) & set(b)) / max(1, len(a)))
+        f.texts.append(q.text)
     return kinds
 
 
@@ -193,6 +197,7 @@ async def report_search(
     limit: int,
     counter: Counter,
     backends: Backends,
+    slowest: int = 0,
 ) -> None:
     title = "search, top {} (ms; CPU: mean ms per search; targets apply to PostgreSQL as to SQLite)"
     table = Table(title=title.format(limit))
@@ -201,6 +206,7 @@ async def report_search(
     columns += ["PG/SQLite p95", "target", "PG statements", "same best hit", "same top 10"]
     for column in [*columns, "overlap@10"]:
         table.add_column(column, justify="right")
+    slow: list[tuple[float, str, str, int, bool]] = []  # PostgreSQL's slowest searches
     for name, batch in queries.items():
         console.print(f"load before {name}: {load()}")
         kinds = await measure(apps, batch, limit, counter, backends)
@@ -211,11 +217,21 @@ async def report_search(
         table.add_row(*row(name, total, TARGETS.get(name, 10.0)))
         for kind, f in sorted(kinds.items()):
             table.add_row(*row(f"  {kind}", f, None))
+            slow += [
+                (ms, kind, query, n, same)
+                for ms, query, n, same in zip(f.pg, f.texts, f.statements, f.same_top, strict=True)
+            ]
     console.print(table)
+    for ms, kind, query, n, same in sorted(slow, reverse=True)[:slowest]:
+        agree = "same top 10" if same else "top 10 differs"
+        line = f"{ms:.1f} ms {kind} {query!r}, {n} statements, {agree}"
+        console.print(f"  slow on PostgreSQL: {line}")
     console.print(f"load after: {load()}")
 
 
-async def run(n_items: int, per_class: int, limit: int, seed: int, keep: Path | None) -> None:
+async def run(
+    n_items: int, per_class: int, limit: int, seed: int, keep: Path | None, slowest: int = 0
+) -> None:
     console = Console(width=250)
     console.print(f"load at start: {load()}")
     admin = create_engine(ADMIN, isolation_level="AUTOCOMMIT")
@@ -279,7 +295,7 @@ async def run(n_items: int, per_class: int, limit: int, seed: int, keep: Path | 
             console.print("PostgreSQL: " + ", ".join(f"{k} {v}" for k, v in settings.items()))
             try:
                 queries = make_queries(issues, per_class, seed)
-                await report_search(console, apps, queries, limit, counter, backends)
+                await report_search(console, apps, queries, limit, counter, backends, slowest)
             finally:
                 for app in apps.values():
                     await app.aclose()
@@ -295,13 +311,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=100, help="per class")
     parser.add_argument("--limit", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=synth.DEFAULT_SEED)
     parser.add_argument("--keep", type=Path, help="keep (and reuse) the archives: folder")
     parser.add_argument("--quick", action="store_true", help="3,000 items, 20 queries per class")
+    parser.add_argument("--slowest", type=int, default=0, help="list PostgreSQL's N slowest")
     args = parser.parse_args(argv)
     if args.quick:
         args.items, args.queries = 3000, 20
-    asyncio.run(run(args.items, args.queries, args.limit, args.seed, args.keep))
+    asyncio.run(run(args.items, args.queries, args.limit, args.seed, args.keep, args.slowest))
     return 0
 
 

@@ -382,22 +382,7 @@ def search_items(
     ranked = ranked[offset:]
     if not ranked:
         return []
-    rows = session.execute(
-        select(
-            Item.id,
-            Item.section,
-            Item.headline,
-            Item.title,
-            Item.url,
-            Item.summary,
-            Item.pick,
-            Issue.key,
-            Paper.identity,
-        )
-        .join(Issue, Issue.id == Item.issue_id)
-        .outerjoin(Paper, Paper.id == Item.paper_id)
-        .where(Item.id.in_(ranked))
-    )
+    rows = search_pg.hit_rows(session, ranked)
     marked = [f for found in forms.values() for f in found]
     marker = Highlighter((*query.terms, *marked))
-    return search_sqlite.hits_in_order(cast("list[search_sqlite.Row]", rows.all()), ranked, marker)
+    return search_sqlite.hits_in_order(cast("list[search_sqlite.Row]", rows), ranked, marker)

@@ -24,7 +24,10 @@ the vocabulary from which a query word's other stem forms are read) and
   threshold algorithm, with ``search_rank``'s bound). A query whose items need not hold every
   phrase (stem forms, any word of several) first scores the items of its rare phrases and,
   when few, those holding all the others (then an unread item lacks one of them). When the
-  lists cannot decide (they end above their floor), every match is scored.
+  lists cannot decide (they end above their floor), every match is scored. A query of one
+  word with a list is ranked from the list alone (``_one_list``: the weighted frequency
+  comes back exactly from each impact). Rare words with more items than CHEAP are left
+  unread, bounded at the most, when a phrase every match holds has lists only.
 * The idf of a phrase is FTS5's (its items counted) where the order depends on it and the
   count is cheap (few items; a prefix of two or three words: their counts less their
   overlaps); else SQLite's list-path estimate (a prefix's words summed, a CJK phrase's rarest
@@ -37,7 +40,14 @@ each phrase once, in derived tables (a LATERAL form was Memoized by the planner:
 texts hashed for a cache that never hits, about 0.1 ms a row); a prefix that covers one index
 word is searched as that word (GIN then reads its posting list instead of collecting every
 item of a prefix into a bitmap); the statements run on the session's psycopg connection
-itself (``_all``), without ``text()``'s parsing and compiling.
+itself (``_all``), without ``text()``'s parsing and compiling. Round trips: the stem
+vocabulary's statement also reads what the ranking looks up (``_Lookup``), the idf counts of
+all phrases take one statement, a query of rare words only (no list) scores every match at
+once rather than reading each word's items first (the same rows), and ``hit_rows`` reads the
+hits' rows without the ORM. The trigram top-up is skipped when the word index proves it
+empty (SQLite's proof: an arXiv id's last piece starts a word in every text that holds it),
+and its patterns reach the index as an InitPlan's values: the planner would otherwise run
+each against its statistics of the long ``body`` texts (1-3 ms of planning per search).
 
 ``body`` (the four columns joined) has a ``pg_trgm`` GIN index for in-word substrings (gan in
 BigGAN), used, as on SQLite, only to top up when the words find fewer items than asked for.
@@ -55,7 +65,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import combinations
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import psycopg
 from sqlalchemy.orm import Session
@@ -78,7 +88,6 @@ from bot.store.search_pg_index import (
     weighted_freq,
 )
 from bot.store.search_rank import (
-    CHEAP,
     K1,
     MAX_EXPANSIONS,
     WEIGHTS,
@@ -89,9 +98,19 @@ from bot.store.search_rank import (
     saturation,
     tokens,
 )
+from bot.store.search_sqlite import ANCHOR_ITEMS, ANCHOR_OTHERS, _anchor, _may_hold
 
-__all__ = ["document", "index_items", "ranked_ids", "rebuild", "stem_vocabulary", "ts_query"]
+__all__ = [
+    "document",
+    "hit_rows",
+    "index_items",
+    "ranked_ids",
+    "rebuild",
+    "stem_vocabulary",
+    "ts_query",
+]
 
+CHEAP = 2000  # PostgreSQL's own: at most this many (estimated) items counted or read whole
 RANK_CANDIDATES = 500  # the trigram top-up ranks the newest 500 substring matches
 VOCABULARY_SCAN = 2000
 EXACT_MAX = 250  # at most this many (estimated) matches: all are scored in one statement
@@ -126,34 +145,48 @@ def _all(conn: Conn, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         return cur.fetchall()
 
 
+def hit_rows(conn: Conn, ids: Sequence[int]) -> list[tuple[Any, ...]]:
+    """The rows ``search_sqlite.hits_in_order`` makes hits of (item id, section, headline,
+    title, url, summary, pick, issue key, paper identity) for these items, any order: one
+    statement on the psycopg connection (the ORM's select costs about a millisecond of CPU,
+    and its expanding IN a new statement text, so a new plan, per number of hits)."""
+    if not ids:
+        return []
+    return _all(
+        conn,
+        "SELECT i.id, i.section, i.headline, i.title, i.url, i.summary, i.pick, s.key, "
+        "p.identity FROM items i JOIN issues s ON s.id = i.issue_id "
+        "LEFT JOIN papers p ON p.id = i.paper_id WHERE i.id = ANY(CAST(:ids AS integer[]))",
+        {"ids": list(ids)},
+    )
+
+
 # ------------------------------------------------------------------ match expressions
 def stem_vocabulary(conn: Conn, query: FtsQuery) -> dict[str, tuple[str, ...]]:
     """query word -> the index's other words of its stem, read from the vocabulary's
-    ranges (an index range scan each, all in one statement)."""
+    ranges (an index range scan each). The same statement reads what the ranking looks up
+    (``_lookup``: the statistics, the query's words and prefixes, and the words of those
+    ranges with their counts), kept on the connection for ``ranked_ids`` of this query: one
+    round trip fewer per search."""
     ranges = [(n, low, high) for n, word in enumerate(query.stems) for low, high in word.ranges]
     if not ranges:
         return {}
-    found = _all(
-        conn,
-        "SELECT r.n, t.term FROM unnest(CAST(:ns AS integer[]), CAST(:lows AS text[]), "
-        "CAST(:highs AS text[])) r(n, low, high) CROSS JOIN LATERAL (SELECT term FROM "
-        f'{TERMS} x WHERE x.term >= r.low COLLATE "C" AND x.term < r.high COLLATE "C" '
-        "ORDER BY x.term LIMIT :scan) t",
-        {
-            "ns": [n for n, _, _ in ranges],
-            "lows": [low for _, low, _ in ranges],
-            "highs": [high for _, _, high in ranges],
-            "scan": VOCABULARY_SCAN,
-        },
-    )
+    own = [p for clause in query_phrases(query, {}) for seg in clause for p in seg]
+    terms = {t for p in own for t in p.tokens}
+    prefixes = sorted({p.tokens[-1] for p in own if p.prefix})
+    found = _lookup(conn, terms, prefixes, ranges)
     vocabulary: dict[int, list[str]] = {}
-    for n, term in found:
-        vocabulary.setdefault(int(n), []).append(str(term))
+    for n, term in found.vocabulary:
+        vocabulary.setdefault(n, []).append(term)
     forms: dict[str, tuple[str, ...]] = {}
     for n, word in enumerate(query.stems):
         if found_forms := stem_forms(word, vocabulary.get(n, [])):
             forms[word.word] = found_forms
+    conn.info[_LOOKED_UP] = (query, found)
     return forms
+
+
+_LOOKED_UP = "digestbot.search_pg.looked_up"  # conn.info: (query, its _Lookup) for ranked_ids
 
 
 def _phrase(parts: Sequence[str], *, prefix_last: bool, sole: dict[str, str] | None = None) -> str:
@@ -343,6 +376,8 @@ class _Source:
     listed: bool
     floor: float = 0.0
     stretch: float = 1.0  # K at the list's reference length is at most this times K at avgdl
+    ref: float = 1.0  # the list's reference length
+    unread: bool = False  # a rare word's items left unread: bound at the most (k1 + 1)
     read: int = 0
     done: bool = False
     rows: list[tuple[float, int]] = field(default_factory=list)  # rare: (saturation, id)
@@ -359,13 +394,69 @@ def ranked_ids(
     """The ``limit`` best item ids by bm25 over the whole archive (ties newest first), topped
     up with substring matches of the terms of 3+ characters."""
     ranked: list[int] = []
+    kept = conn.info.pop(_LOOKED_UP, None)  # read with the stem vocabulary of this query
     match = ts_query(query, forms, any_term=any_term)
     if match is not None:
-        ranked = _bm25_ids(conn, query, forms, match, filters, limit, any_term)
+        looked_up = kept[1] if kept is not None and kept[0] is query else None
+        ranked = _bm25_ids(conn, query, forms, match, filters, limit, any_term, looked_up)
     long = [e for e in query.edges if len(e) >= 3]
     if len(ranked) >= limit or not long or (not any_term and len(long) < len(query.edges)):
         return ranked
+    if _nothing_to_top_up(conn, long, ranked, any_term):
+        return ranked
     return ranked + _substring_ids(conn, long, filters, limit, any_term, set(ranked))
+
+
+def _nothing_to_top_up(conn: Conn, long: list[str], ranked: list[int], any_term: bool) -> bool:
+    """True when the word index proves the trigram top-up finds nothing beyond ``ranked``
+    (SQLite's proof, ``search_sqlite._nothing_to_top_up``): a term such as ``2301.12345``
+    found inside a text has a separator before its last piece, so the text holds a word
+    starting with that piece; the items of those words (of every term's: each match holds
+    all with every term, one with any term) hold every substring match. When their words
+    are few and rare, their items not found already (at most ANCHOR_OTHERS) are read and
+    checked, all in one statement; the trigram index of a common digit run (an arXiv id's)
+    costs milliseconds at 100,000 items to find, most often, the one item found already."""
+    anchors = [_anchor(edge) for edge in long]
+    if any(a is None for a in anchors):
+        if any_term:
+            return False  # a single word may sit inside a longer one anywhere
+        anchors = [a for a in anchors if a is not None]
+        if not anchors:
+            return False
+    chosen = list(dict.fromkeys(a for a in anchors if a is not None))
+    sql = (
+        "WITH sizes AS MATERIALIZED (SELECT count(t.docs) AS words, coalesce(sum(t.docs), 0) "
+        "AS items FROM unnest(CAST(:lows AS text[]), CAST(:highs AS text[])) "
+        "WITH ORDINALITY a(low, high, n) LEFT JOIN LATERAL (SELECT docs FROM "
+        f'{TERMS} x WHERE x.term >= a.low COLLATE "C" AND x.term < a.high COLLATE "C" '
+        "ORDER BY x.term LIMIT :words) t ON true GROUP BY a.n), "
+        "cheap AS MATERIALIZED (SELECT bool_and(words <= :most_words AND items <= :most_items) "
+        "AS ok FROM sizes), "
+        f"found AS MATERIALIZED (SELECT d.item_id FROM {DOCS} d "
+        "WHERE (SELECT ok FROM cheap) AND d.doc @@ CAST(:q AS tsquery) LIMIT :n) "
+        "SELECT -1, NULL, NULL, NULL, NULL FROM cheap WHERE NOT ok UNION ALL "
+        "SELECT f.item_id, i.headline, i.title, i.summary, i.url FROM found f "
+        "JOIN items i ON i.id = f.item_id WHERE f.item_id <> ALL(CAST(:ranked AS integer[]))"
+    )
+    found = _all(
+        conn,
+        sql,
+        {
+            "lows": chosen,
+            "highs": [a[:-1] + chr(ord(a[-1]) + 1) for a in chosen],
+            "words": MAX_EXPANSIONS + 1,
+            "most_words": MAX_EXPANSIONS,
+            "most_items": ANCHOR_ITEMS,
+            "q": (" | " if any_term else " & ").join(quote(a) + ":*" for a in chosen),
+            "n": len(ranked) + ANCHOR_OTHERS + 1,
+            "ranked": list(ranked),
+        },
+    )
+    if any(r[0] == -1 for r in found) or len(found) > ANCHOR_OTHERS:
+        return False
+    edges = [e.lower() for e in long]
+    holds = any if any_term else all
+    return not any(holds(_may_hold(r[1:], edge) for edge in edges) for r in found)
 
 
 def _bm25_ids(
@@ -376,12 +467,19 @@ def _bm25_ids(
     filters: SearchFilters,
     limit: int,
     any_term: bool,
+    kept: _Lookup | None = None,
 ) -> list[int]:
     clauses = [tuple(seg for seg in c if seg) for c in query_phrases(query, forms)]
     clauses = [c for c in clauses if c]
     phrases = [p for c in clauses for s in c for p in s]
     prefixes = sorted({p.tokens[-1] for p in phrases if p.prefix})
-    rows, avgdl, known, expansions = _lookup(conn, {t for p in phrases for t in p.tokens}, prefixes)
+    terms = {t for p in phrases for t in p.tokens}
+    if kept is not None and kept.covers(terms, prefixes):
+        looked_up = kept
+    else:
+        looked_up = _lookup(conn, terms, prefixes)
+    rows, avgdl = looked_up.rows, looked_up.avgdl
+    known, expansions = looked_up.known, looked_up.expansions
     sole = {w: found[0][0] for w, found in expansions.items() if found and len(found) == 1}
     if sole:
         match = ts_query(query, forms, any_term=any_term, sole=sole) or match
@@ -389,12 +487,8 @@ def _bm25_ids(
     per_clause = [min(sum(docs[p] for p in seg) for seg in clause) for clause in clauses]
     estimate = sum(per_clause) if any_term else min(per_clause, default=0)
     several = len(set(phrases)) > 1
-    weights = [
-        idf(rows, _exact_docs(conn, p, docs[p], expansions.get(p.tokens[-1]), several, sole))
-        if p.prefix
-        else idf(rows, _exact_docs(conn, p, docs[p], None, several, sole))
-        for p in phrases
-    ]
+    counted = _exact_counts(conn, phrases, docs, expansions, several, sole)
+    weights = [idf(rows, counted[p]) for p in phrases]
     numbers = iter(range(len(phrases)))
     groups = [[[next(numbers) for _ in seg] for seg in clause] for clause in clauses]
     ranking = _Query(match, phrases, weights, avgdl, filters, groups, any_term, sole=sole)
@@ -409,44 +503,86 @@ def _bm25_ids(
     return [int(r[1]) for r in ranking.top(conn, limit)]
 
 
+class _Lookup(NamedTuple):
+    """What ``_lookup`` read: the statistics, the words' counts and lists, the words of each
+    prefix (None: too many), and the vocabulary ranges' words ((stem number, word))."""
+
+    rows: int
+    avgdl: float
+    known: dict[str, Known]
+    expansions: dict[str, list[tuple[str, Known]] | None]
+    asked: frozenset[str]  # the words looked up (absent from ``known``: in no item)
+    vocabulary: tuple[tuple[int, str], ...] = ()
+
+    def covers(self, terms: set[str], prefixes: list[str]) -> bool:
+        return terms <= self.asked and all(p in self.expansions for p in prefixes)
+
+
 def _lookup(
-    conn: Conn, terms: set[str], prefixes: list[str]
-) -> tuple[int, float, dict[str, Known], dict[str, list[tuple[str, Known]] | None]]:
+    conn: Conn,
+    terms: set[str],
+    prefixes: list[str],
+    ranges: Sequence[tuple[int, str, str]] = (),
+) -> _Lookup:
     """In one statement: the statistics (items, average length), the words' item counts and
-    lists, and per prefix the index words that start with it (None: too many to bound one by
-    one)."""
+    lists, per prefix the index words that start with it (None: too many to bound one by
+    one), and with ``ranges`` ((stem number, low, high)) the vocabulary's words in each, with
+    their counts (``stem_vocabulary``)."""
     sql = (
-        f"SELECT -1, NULL, CAST(rows AS bigint), CAST(NULL AS float8), CAST(tokens AS float8) "
-        f"FROM {STATS} WHERE id = 1 UNION ALL "
-        f"SELECT 0, term, docs, floor, ref_length FROM {TERMS} "
+        "SELECT -1, NULL, CAST(rows AS bigint), CAST(NULL AS float8), CAST(tokens AS float8), "
+        f"CAST(NULL AS integer) FROM {STATS} WHERE id = 1 UNION ALL "
+        f"SELECT 0, term, docs, floor, ref_length, NULL FROM {TERMS} "
         "WHERE term = ANY(CAST(:terms AS text[])) UNION ALL "
-        "SELECT p.n, t.term, t.docs, t.floor, t.ref_length FROM unnest("
+        "SELECT p.n, t.term, t.docs, t.floor, t.ref_length, NULL FROM unnest("
         "CAST(:lows AS text[]), CAST(:highs AS text[])) WITH ORDINALITY p(low, high, n) "
         f"CROSS JOIN LATERAL (SELECT term, docs, floor, ref_length FROM {TERMS} x "
         'WHERE x.term >= p.low COLLATE "C" AND x.term < p.high COLLATE "C" '
         "ORDER BY x.term LIMIT :n) t"
     )
     highs = [p[:-1] + chr(ord(p[-1]) + 1) for p in prefixes]
-    found = _all(
-        conn,
-        sql,
-        {"terms": sorted(terms), "lows": prefixes, "highs": highs, "n": MAX_EXPANSIONS + 1},
-    )
+    params: dict[str, Any] = {
+        "terms": sorted(terms),
+        "lows": prefixes,
+        "highs": highs,
+        "n": MAX_EXPANSIONS + 1,
+    }
+    if ranges:
+        sql += (
+            " UNION ALL SELECT -2, t.term, t.docs, t.floor, t.ref_length, r.n FROM unnest("
+            "CAST(:ns AS integer[]), CAST(:vlows AS text[]), CAST(:vhighs AS text[])) "
+            "r(n, low, high) CROSS JOIN LATERAL (SELECT term, docs, floor, ref_length FROM "
+            f'{TERMS} x WHERE x.term >= r.low COLLATE "C" AND x.term < r.high COLLATE "C" '
+            "ORDER BY x.term LIMIT :scan) t"
+        )
+        params |= {
+            "ns": [n for n, _, _ in ranges],
+            "vlows": [low for _, low, _ in ranges],
+            "vhighs": [high for _, _, high in ranges],
+            "scan": VOCABULARY_SCAN,
+        }
+    found = _all(conn, sql, params)
     rows, total = 0, 0.0
     known: dict[str, Known] = {}
+    asked = set(terms)
+    vocabulary: list[tuple[int, str]] = []
     words: dict[int, list[tuple[str, Known]]] = {n: [] for n in range(1, len(prefixes) + 1)}
-    for kind, term, docs, floor, ref in found:
+    for kind, term, docs, floor, ref, stem in found:
         if kind == -1:
             rows, total = int(docs), float(ref)
         elif kind == 0:
             known[str(term)] = (int(docs), floor, float(ref))
+        elif kind == -2:
+            vocabulary.append((int(stem), str(term)))
+            known[str(term)] = (int(docs), floor, float(ref))
+            asked.add(str(term))
         else:
             words[int(kind)].append((str(term), (int(docs), floor, float(ref))))
     expansions: dict[str, list[tuple[str, Known]] | None] = {
         prefix: None if len(words[n]) > MAX_EXPANSIONS else sorted(words[n])
         for n, prefix in enumerate(prefixes, start=1)
     }
-    return rows, (total / rows if rows else 1.0), known, expansions
+    avgdl = total / rows if rows else 1.0
+    return _Lookup(rows, avgdl, known, expansions, frozenset(asked), tuple(vocabulary))
 
 
 def _phrase_docs(
@@ -470,34 +606,65 @@ def _exact_docs(
     several: bool,
     sole: dict[str, str] | None = None,
 ) -> int:
-    """The items holding the phrase, as FTS5 counts them for its idf: the word's own count
-    when the phrase is one word; else counted when that is cheap (few items; a prefix of two
-    or three words whose overlaps are small: their counts less their overlaps); else the
-    estimate, as SQLite's lists take it. A query of one phrase needs none: its idf scales
-    every score alike."""
-    if not several or (len(phrase.tokens) == 1 and not phrase.prefix):
-        return estimate
-    if len(phrase.tokens) == 1 and words is not None and len(words) <= 1:
-        return estimate  # a prefix of one index word (or none): that word's count
-    if estimate <= CHEAP:
-        sql = f"SELECT count(*) FROM {DOCS} d WHERE d.doc @@ CAST(:q AS tsquery)"
-        found = _all(conn, sql, {"q": _phrase(phrase.tokens, prefix_last=phrase.prefix, sole=sole)})
-        return int(found[0][0])
-    if len(phrase.tokens) > 1 or words is None or not 2 <= len(words) <= 3:
-        return estimate
-    if any(min(a[1][0], b[1][0]) > OVERLAP_MAX for a, b in combinations(words, 2)):
-        return estimate
-    groups = [g for size in range(2, len(words) + 1) for g in combinations(words, size)]
-    counts = ", ".join(
-        f"(SELECT count(*) FROM {DOCS} WHERE doc @@ CAST(:g{n} AS tsquery))"
-        for n in range(len(groups))
+    """``_exact_counts`` of one phrase (``words``: its prefix's index words)."""
+    expansions = {phrase.tokens[-1]: words} if phrase.prefix else {}
+    return _exact_counts(conn, [phrase], {phrase: estimate}, expansions, several, sole)[phrase]
+
+
+def _exact_counts(
+    conn: Conn,
+    phrases: Sequence[Phrase],
+    docs: dict[Phrase, int],
+    expansions: dict[str, list[tuple[str, Known]] | None],
+    several: bool,
+    sole: dict[str, str] | None = None,
+) -> dict[Phrase, int]:
+    """Per phrase, the items holding it, as FTS5 counts them for its idf: the word's own
+    count when the phrase is one word; else counted when that is cheap (few items; a prefix
+    of two or three words whose overlaps are small: their counts less their overlaps); else
+    the estimate ``docs``, as SQLite's lists take it. A query of one phrase needs none: its
+    idf scales every score alike. Every count the phrases need is made in one statement."""
+    found: dict[Phrase, int] = {}
+    counts: list[str] = []  # tsqueries whose items are counted
+    # phrase -> (its count's number, or -1: its words' counts less their overlaps, given as
+    # (count number, words in the group))
+    plans: dict[Phrase, tuple[int, list[tuple[str, Known]], list[tuple[int, int]]]] = {}
+    for phrase in dict.fromkeys(phrases):
+        estimate = docs[phrase]
+        words = expansions.get(phrase.tokens[-1]) if phrase.prefix else None
+        found[phrase] = estimate
+        if not several or (len(phrase.tokens) == 1 and not phrase.prefix):
+            continue
+        if len(phrase.tokens) == 1 and words is not None and len(words) <= 1:
+            continue  # a prefix of one index word (or none): that word's count
+        if estimate <= CHEAP:
+            plans[phrase] = (len(counts), [], [])
+            counts.append(_phrase(phrase.tokens, prefix_last=phrase.prefix, sole=sole))
+            continue
+        if len(phrase.tokens) > 1 or words is None or not 2 <= len(words) <= 3:
+            continue
+        if any(min(a[1][0], b[1][0]) > OVERLAP_MAX for a, b in combinations(words, 2)):
+            continue
+        groups = [g for size in range(2, len(words) + 1) for g in combinations(words, size)]
+        plans[phrase] = (-1, words, [(len(counts) + n, len(g)) for n, g in enumerate(groups)])
+        counts += [" & ".join(quote(w) for w, _ in g) for g in groups]
+    if not counts:
+        return found
+    sql = ", ".join(
+        f"(SELECT count(*) FROM {DOCS} WHERE doc @@ CAST(:c{n} AS tsquery))"
+        for n in range(len(counts))
     )
-    params = {f"g{n}": " & ".join(quote(w) for w, _ in g) for n, g in enumerate(groups)}
-    overlaps = _all(conn, f"SELECT {counts}", params)[0]
-    union = sum(k[0] for _, k in words)  # inclusion-exclusion
-    for group, count in zip(groups, overlaps, strict=True):
-        union += int(count) if len(group) % 2 else -int(count)
-    return union
+    params = {f"c{n}": q for n, q in enumerate(counts)}
+    numbers = [int(n) for n in _all(conn, f"SELECT {sql}", params)[0]]
+    for phrase, (own, words, overlaps) in plans.items():
+        if own >= 0:
+            found[phrase] = numbers[own]
+            continue
+        union = sum(k[0] for _, k in words)  # inclusion-exclusion
+        for n, size in overlaps:
+            union += numbers[n] if size % 2 else -numbers[n]
+        found[phrase] = union
+    return found
 
 
 def _year_ids(conn: Conn, year: int) -> tuple[int, int] | None:
@@ -544,9 +711,22 @@ def _threshold(
             if term not in sources:
                 stretch = max(1.0, ranking.avgdl / ref)
                 listed = floor is not None
-                sources[term] = _Source(term, count, K1 + 1.0, listed, floor or 0.0, stretch)
+                sources[term] = _Source(
+                    term, count, K1 + 1.0, listed, floor or 0.0, stretch, ref=ref
+                )
             mine.append(sources[term])
         by_phrase.append(mine)
+    if not any(s.listed for s in sources.values()):
+        return None  # rare words only: reading their items costs what scoring every match does
+    single = not ranking.any_term or len(ranking.clauses) == 1
+    required = [seg[0] for clause in ranking.clauses for seg in clause if len(seg) == 1]
+    for n in required if single else []:  # a phrase every match holds, of rare words only
+        mine = by_phrase[n]
+        if mine and not any(s.listed for s in mine) and sum(s.docs for s in mine) <= CHEAP:
+            return None  # the matches are among their items, which the lists would read whole
+    one = len(phrases) == 1 and len(phrases[0].tokens) == 1 and len(by_phrase[0]) == 1
+    if one and by_phrase[0][0].listed:  # one word (or a prefix of one index word), listed
+        return _one_list(conn, ranking, by_phrase[0][0], limit)
     best: list[tuple[float, int]] = []  # min-heap of the k best (score, id)
     seen: set[int] = set()
 
@@ -589,7 +769,22 @@ def _threshold(
             source.done, source.bound = True, 0.0
     rare_sources = [s for s in sources.values() if not s.listed and not s.done]
     if sum(s.docs for s in rare_sources) > CHEAP:
-        return None
+        # too many to read: left unread, they bound their phrases at the most a phrase can
+        # weigh, and the lists decide when a phrase every match holds has lists only (point
+        # cloud: "point"* has sixteen rare forms, 13,600 items; "cloud" a list)
+        listed_only = [
+            n
+            for n in required
+            if single
+            and phrases[n] not in settled
+            and by_phrase[n]
+            and all(s.listed for s in by_phrase[n])
+        ]
+        if not listed_only:
+            return None
+        for source in rare_sources:
+            source.unread, source.done = True, True
+        rare_sources = []
     for source in rare_sources:
         source.rows = _rare_rows(conn, source.term, ranking.avgdl)
     depth = FIRST_DEPTH
@@ -632,10 +827,60 @@ def _threshold(
         if len(best) >= limit and best[0][0] >= ceiling:
             break
         if all(s.done for s in sources.values()):
+            if any(s.unread for s in sources.values()):
+                return None  # the lists ran out: unread items may still beat the k-th best
             if ceiling > 0.0 and len(best) >= limit:
                 return None  # a list ended above its floor: every match is scored
             if any(s.listed and s.floor > 0.0 for s in sources.values()):
                 return None  # fewer than asked for met, but unlisted items remain
+            break
+        depth *= 4
+    return [i for _, i in sorted(best, key=lambda e: (-e[0], -e[1]))]
+
+
+def _one_list(conn: Conn, ranking: _Query, source: _Source, limit: int) -> list[int] | None:
+    """The threshold algorithm for a query of one word with an impact list, scored from the
+    list itself: an impact is the word's saturation at the list's reference length, from
+    which its weighted frequency in the item comes back exactly (a multiple of 0.5: column
+    weights times counts; rounding takes off the float error, orders of magnitude below
+    0.25), and with the item's length gives its bm25 by the same float steps as the scoring
+    statement (``_score_sql``): no token text is read. The list is read best first, four
+    times deeper each round, until the k-th best reaches what an unread item can; None when
+    the list ends above its floor first (then every match is scored)."""
+    joins, where = ranking.where()
+    passes = where.removeprefix(" AND ") or "TRUE"  # the filters (section, picks)
+    sql = (
+        f"SELECT l.impact, l.item_id, d.length, {passes} FROM (SELECT impact, item_id "
+        f"FROM {IMPACTS} WHERE term = :term ORDER BY impact DESC, item_id DESC "
+        f"OFFSET :skip LIMIT :n) l JOIN {DOCS} d ON d.item_id = l.item_id{joins}"
+    )
+    params = ranking.params() | {"term": source.term}
+    weight, avgdl, ref = ranking.weights[0], ranking.avgdl, source.ref
+    best: list[tuple[float, int]] = []  # min-heap of the k best (score, id)
+    read, depth = 0, FIRST_DEPTH
+    while True:
+        rows = _all(conn, sql, params | {"skip": read, "n": depth - read})
+        for impact, item_id, length, kept in rows:
+            if not kept:
+                continue
+            at_ref = K1 * ((1.0 - B) + ((B * length) / ref))
+            freq = round(impact * at_ref / ((K1 + 1.0) - impact) * 2.0) / 2.0
+            norm = K1 * ((1.0 - B) + ((B * length) / avgdl))
+            entry = (weight * ((freq * (K1 + 1.0)) / (freq + norm)), int(item_id))
+            if len(best) < limit:
+                heapq.heappush(best, entry)
+            elif entry > best[0]:
+                heapq.heapreplace(best, entry)
+        if len(rows) < depth - read:  # the whole list is read: the rest is under the floor
+            source.bound, source.done = source.floor, True
+        elif rows:
+            source.bound = float(rows[-1][0])
+        read = depth
+        if len(best) >= limit and best[0][0] >= weight * _bound([source]):
+            break
+        if source.done:
+            if source.floor > 0.0:
+                return None  # items off the list may still beat the k-th best
             break
         depth *= 4
     return [i for _, i in sorted(best, key=lambda e: (-e[0], -e[1]))]
@@ -753,7 +998,10 @@ def _values(conn: Conn, sources: list[_Source], ids: set[int]) -> dict[int, dict
     found: dict[int, dict[str, float]] = {}
     listed = [s for s in sources if s.listed]
     for source in sources:
-        if not source.listed:
+        if source.unread:  # nothing known of its items
+            for item_id in ids:
+                found.setdefault(item_id, {})[source.term] = source.bound
+        elif not source.listed:
             saturations = {i: v for v, i in source.rows}
             for item_id in ids:
                 found.setdefault(item_id, {})[source.term] = saturations.get(item_id, 0.0)
@@ -811,9 +1059,16 @@ def _substring_ids(
     if filters.year is not None:
         where.append("s.year = :year")
         params["year"] = filters.year
-    joins = " JOIN items i ON i.id = d.item_id JOIN issues s ON s.id = i.issue_id"
+    joins = " JOIN items i ON i.id = d.item_id"
+    if filters.year is not None:
+        joins += " JOIN issues s ON s.id = i.issue_id"
     likes = {f"t{n}": _like(e) for n, e in enumerate(long)}
-    found = (" OR " if any_term else " AND ").join(f"d.body ILIKE :{k}" for k in likes)
+    # the patterns as an InitPlan's values: the GIN index still takes them, and the planner
+    # does not run each against every row of its statistics of ``body`` (long texts: 1-3 ms
+    # of planning, more than the search itself)
+    found = (" OR " if any_term else " AND ").join(
+        f"d.body ILIKE (SELECT CAST(:{k} AS text))" for k in likes
+    )
     score = " + ".join(
         f"(CASE WHEN i.{column} ILIKE :{k} THEN {weight} ELSE 0 END)"
         for k in likes
