@@ -98,7 +98,7 @@ from bot.store.search_rank import (
     saturation,
     tokens,
 )
-from bot.store.search_sqlite import ANCHOR_ITEMS, ANCHOR_OTHERS, _anchor, _may_hold
+from bot.store.search_sqlite import ANCHOR_ITEMS, ANCHOR_OTHERS, anchor_word, may_hold
 
 __all__ = [
     "document",
@@ -416,7 +416,7 @@ def _nothing_to_top_up(conn: Conn, long: list[str], ranked: list[int], any_term:
     are few and rare, their items not found already (at most ANCHOR_OTHERS) are read and
     checked, all in one statement; the trigram index of a common digit run (an arXiv id's)
     costs milliseconds at 100,000 items to find, most often, the one item found already."""
-    anchors = [_anchor(edge) for edge in long]
+    anchors = [anchor_word(edge) for edge in long]
     if any(a is None for a in anchors):
         if any_term:
             return False  # a single word may sit inside a longer one anywhere
@@ -456,7 +456,7 @@ def _nothing_to_top_up(conn: Conn, long: list[str], ranked: list[int], any_term:
         return False
     edges = [e.lower() for e in long]
     holds = any if any_term else all
-    return not any(holds(_may_hold(r[1:], edge) for edge in edges) for r in found)
+    return not any(holds(may_hold(r[1:], edge) for edge in edges) for r in found)
 
 
 def _bm25_ids(

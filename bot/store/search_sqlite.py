@@ -185,7 +185,7 @@ def _nothing_to_top_up(
     before the term: the items of those words (one term's, or with ``any_term`` every
     term's) hold every trigram match. Those not in ``ranked`` (another id with the same last
     piece) are read: when none can hold the terms, nothing is added."""
-    anchors = [_anchor(edge) for edge in query.edges if len(edge) >= 3]
+    anchors = [anchor_word(edge) for edge in query.edges if len(edge) >= 3]
     cur = conn.cursor()
     try:  # a prefix's items, summed over its index words (None: too many words)
         sizes = {a: search_rank.prefix_items(cur, a) for a in anchors if a is not None}
@@ -216,10 +216,10 @@ def _nothing_to_top_up(
         others,
     ).fetchall()
     holds = any if any_term else all
-    return not any(holds(_may_hold(row, edge) for edge in edges) for row in found)
+    return not any(holds(may_hold(row, edge) for edge in edges) for row in found)
 
 
-def _may_hold(columns: Iterable[str | None], edge: str) -> bool:
+def may_hold(columns: Iterable[str | None], edge: str) -> bool:
     """False only when no column can hold the lower-case ASCII ``edge`` as the trigram
     index compares (case folded): a column with a character that might fold to ASCII (K,
     the Kelvin sign; İ) counts as holding it."""
@@ -242,7 +242,7 @@ def _foldable(char: str) -> bool:
 _ANCHOR = re.compile(r"[^a-z0-9_]([a-z0-9]+)\Z")  # the last piece after an ASCII separator
 
 
-def _anchor(edge: str) -> str | None:
+def anchor_word(edge: str) -> str | None:
     """The last piece of an ASCII term after a separator: every text holding the term has a
     word that starts with it (the separator ends the word before, in the word index as in the
     text). None for a single word: it may sit inside a longer one anywhere."""

@@ -95,12 +95,12 @@ async def test_the_proof_fails_when_another_item_holds_the_term(
     ],
 )
 def test_anchor(edge: str, anchor: str | None) -> None:
-    assert search_sqlite._anchor(edge) == anchor
+    assert search_sqlite.anchor_word(edge) == anchor
 
 
 def test_may_hold_is_careful_with_folding() -> None:
-    assert search_sqlite._may_hold(("nothing", None, "here"), "2301.12345") is False
-    assert search_sqlite._may_hold(("ID 2301.12345X",), "2301.12345") is True
-    assert search_sqlite._may_hold(("模型 2301.\u212a",), "2301.k") is True  # Kelvin sign
-    assert search_sqlite._may_hold(("2301.\u0130",), "2301.i") is True  # İ: lower() is i + dot
-    assert search_sqlite._may_hold(("模型 训练",), "2301.k") is False
+    assert search_sqlite.may_hold(("nothing", None, "here"), "2301.12345") is False
+    assert search_sqlite.may_hold(("ID 2301.12345X",), "2301.12345") is True
+    assert search_sqlite.may_hold(("模型 2301.\u212a",), "2301.k") is True  # Kelvin sign
+    assert search_sqlite.may_hold(("2301.\u0130",), "2301.i") is True  # İ: lower() is i + dot
+    assert search_sqlite.may_hold(("模型 训练",), "2301.k") is False
