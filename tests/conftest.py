@@ -286,6 +286,18 @@ def _pg_clones() -> Iterator[_Clones]:
 
 
 @pytest.fixture
+async def pg_app(pg_url: str) -> AsyncIterator[Container]:
+    """A container on a fresh migrated PostgreSQL database, its clock at 2026-03-02 00:00 UTC
+    (whatever store the run is on: for the tests of PostgreSQL's own paths)."""
+    upgrade(pg_url)
+    app = build(load_settings(database_url=pg_url), FrozenClock(datetime(2026, 3, 2, tzinfo=UTC)))
+    try:
+        yield app
+    finally:
+        await app.aclose()
+
+
+@pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database (dropped afterwards), as a ``postgresql://`` URL.
     Skipped, saying what it needs, when the service does not answer; on CI and on the

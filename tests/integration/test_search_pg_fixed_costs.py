@@ -8,18 +8,13 @@ The PostgreSQL tests use the local service like test_search_postgres (skipped wh
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, select
 
-from bot.app import Container, build
-from bot.clock import FrozenClock
-from bot.config import load_settings
+from bot.app import Container
 from bot.store import search_pg
-from bot.store.migrate import upgrade
 from bot.store.models import Issue, Item, Paper
 from bot.store.search_rank import Phrase
 from tests.builders import item, store, weekly
@@ -49,16 +44,6 @@ RARE = weekly(
         item(3, "Heads and tails", arxiv="2302.00003", summary="a wavelet view of pruning"),
     ],
 )
-
-
-@pytest.fixture
-async def pg_app(pg_url: str) -> AsyncIterator[Container]:
-    upgrade(pg_url)
-    app = build(load_settings(database_url=pg_url), FrozenClock(datetime(2026, 3, 2, tzinfo=UTC)))
-    try:
-        yield app
-    finally:
-        await app.aclose()
 
 
 def _spy(monkeypatch: pytest.MonkeyPatch, name: str) -> list[Any]:

@@ -7,18 +7,13 @@ The PostgreSQL tests use the local service like test_search_postgres (skipped wh
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from bot.app import Container, build
-from bot.clock import FrozenClock
-from bot.config import load_settings
+from bot.app import Container
 from bot.domain.search import build_query
 from bot.store import search_pg
-from bot.store.migrate import upgrade
 from tests.builders import item, store, weekly
 
 
@@ -53,14 +48,10 @@ ISSUE = weekly(
 
 
 @pytest.fixture
-async def pg_app(pg_url: str) -> AsyncIterator[Container]:
-    upgrade(pg_url)
-    app = build(load_settings(database_url=pg_url), FrozenClock(datetime(2026, 3, 2, tzinfo=UTC)))
-    try:
-        await store(app, ISSUE)
-        yield app
-    finally:
-        await app.aclose()
+async def pg_app(pg_app: Container) -> Container:
+    """conftest's PostgreSQL container with ISSUE stored."""
+    await store(pg_app, ISSUE)
+    return pg_app
 
 
 @pytest.mark.postgres

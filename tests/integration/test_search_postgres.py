@@ -5,15 +5,9 @@ Uses the local service like test_migrations (a throw-away database); skipped whe
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
-
 import pytest
 
-from bot.app import Container, build
-from bot.clock import FrozenClock
-from bot.config import load_settings
-from bot.store.migrate import upgrade
+from bot.app import Container
 from tests.builders import item, store, weekly
 
 pytestmark = pytest.mark.postgres
@@ -32,14 +26,10 @@ ISSUE = weekly(
 
 
 @pytest.fixture
-async def pg_app(pg_url: str) -> AsyncIterator[Container]:
-    upgrade(pg_url)
-    app = build(load_settings(database_url=pg_url), FrozenClock(datetime(2026, 3, 2, tzinfo=UTC)))
-    try:
-        await store(app, ISSUE)
-        yield app
-    finally:
-        await app.aclose()
+async def pg_app(pg_app: Container) -> Container:
+    """conftest's PostgreSQL container with ISSUE stored."""
+    await store(pg_app, ISSUE)
+    return pg_app
 
 
 async def headlines(app: Container, query: str) -> set[str]:
