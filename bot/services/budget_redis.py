@@ -88,8 +88,9 @@ def _split(
     slots: list[tuple[datetime, int | None]] = []
     replies: list[datetime] = []
     for member, score in entries:
-        if _name(member).startswith("l:"):
-            slots.append((_moment(score), int(_name(member).split(":", 2)[1])))
+        name = _name(member)
+        if name.startswith("l:"):
+            slots.append((_moment(score), int(name.split(":", 2)[1])))
         else:
             replies.append(_moment(score))
     return slots, replies

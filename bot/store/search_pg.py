@@ -98,7 +98,7 @@ from bot.store.search_rank import (
     saturation,
     tokens,
 )
-from bot.store.search_sqlite import ANCHOR_ITEMS, ANCHOR_OTHERS, anchor_word, may_hold
+from bot.store.search_sqlite import ANCHOR_ITEMS, ANCHOR_OTHERS, anchor_word, none_may_hold
 
 __all__ = [
     "document",
@@ -454,9 +454,7 @@ def _nothing_to_top_up(conn: Conn, long: list[str], ranked: list[int], any_term:
     )
     if any(r[0] == -1 for r in found) or len(found) > ANCHOR_OTHERS:
         return False
-    edges = [e.lower() for e in long]
-    holds = any if any_term else all
-    return not any(holds(may_hold(r[1:], edge) for edge in edges) for r in found)
+    return none_may_hold([r[1:] for r in found], [e.lower() for e in long], any_term)
 
 
 def _bm25_ids(
@@ -596,19 +594,6 @@ def _phrase_docs(
         words = expansions.get(phrase.tokens[-1])
         counts.append(2**31 if words is None else sum(k[0] for _, k in words))
     return min(counts)
-
-
-def _exact_docs(
-    conn: Conn,
-    phrase: Phrase,
-    estimate: int,
-    words: list[tuple[str, Known]] | None,
-    several: bool,
-    sole: dict[str, str] | None = None,
-) -> int:
-    """``_exact_counts`` of one phrase (``words``: its prefix's index words)."""
-    expansions = {phrase.tokens[-1]: words} if phrase.prefix else {}
-    return _exact_counts(conn, [phrase], {phrase: estimate}, expansions, several, sole)[phrase]
 
 
 def _exact_counts(

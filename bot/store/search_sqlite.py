@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import unicodedata
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, MutableMapping, Sequence
 from typing import Any, cast
 
 from bot.domain.model import SearchFilters, SearchHit, Section
@@ -215,8 +215,15 @@ def _nothing_to_top_up(
         f"WHERE id IN ({', '.join('?' * len(others))})",
         others,
     ).fetchall()
+    return none_may_hold(found, edges, any_term)
+
+
+def none_may_hold(
+    rows: Iterable[Sequence[str | None]], edges: Sequence[str], any_term: bool
+) -> bool:
+    """True when no row's columns can hold every lower-case edge (with ``any_term``: any)."""
     holds = any if any_term else all
-    return not any(holds(may_hold(row, edge) for edge in edges) for row in found)
+    return not any(holds(may_hold(row, edge) for edge in edges) for row in rows)
 
 
 def may_hold(columns: Iterable[str | None], edge: str) -> bool:

@@ -123,11 +123,13 @@ async def test_a_prefix_is_counted_as_fts5_counts_it(
             total = sum(k[0] for _, k in words)
             monkeypatch.setattr(search_pg, "CHEAP", 0)
             phrase = Phrase(("prun",), True)
-            counted = search_pg._exact_docs(conn, phrase, total, words, True)
+            both = search_pg._exact_counts(conn, [phrase], {phrase: total}, expansions, True)
+            counted = both[phrase]
             actual = conn.execute(
                 text("SELECT count(*) FROM items_short_pg WHERE doc @@ 'prun:*'::tsquery")
             ).scalar_one()
             assert counted == actual == 3 < total  # one item holds all three
-            assert search_pg._exact_docs(conn, phrase, total, words, False) == total
+            alone = search_pg._exact_counts(conn, [phrase], {phrase: total}, expansions, False)
+            assert alone[phrase] == total
     finally:
         engine.dispose()
